@@ -1,0 +1,152 @@
+package balance
+
+import (
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestDeployedGen3GroupsXL170(t *testing.T) {
+	groups, err := DeployedGen3Groups(20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// CALIBRATION.md, "Gen3 layout as deployed".
+	const want = "0:1,10,11;2:3,12,13;4:5,14,15;6:7,16,17;8:9,18,19"
+	if got := FormatGroups(groups); got != want {
+		t.Fatalf("layout %s, want %s", got, want)
+	}
+	parsed, err := ParseGroups(want)
+	if err != nil || FormatGroups(parsed) != want {
+		t.Fatalf("round trip: %v %v", FormatGroups(parsed), err)
+	}
+	if got := GROCores(groups); len(got) != 5 || got[4] != 8 {
+		t.Fatalf("GRO cores %v", got)
+	}
+	// The deployed layout never overlaps, for any valid core count.
+	for n := 4; n <= 256; n += 4 {
+		g, err := DeployedGen3Groups(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := compileGroups(g, n); err != nil {
+			t.Fatalf("%d cores: %v", n, err)
+		}
+	}
+}
+
+func TestParseGroupsErrors(t *testing.T) {
+	for _, s := range []string{"", ";", "0", "x:1", "0:1,y", "0:"} {
+		if _, err := ParseGroups(s); err == nil {
+			t.Errorf("ParseGroups(%q) accepted", s)
+		}
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	tab, _ := NewTable(8)
+	cases := []struct {
+		name string
+		mod  func(*Options)
+		want string
+	}{
+		{"nope", func(*Options) {}, `unknown policy "nope"`},
+		{"gen2", func(o *Options) { o.BusyNs = -1 }, "busy window -1 ns is negative"},
+		{"gen2", func(o *Options) { o.GROBusyNs = -1 }, "GRO busy window"},
+		{"idle", func(o *Options) { o.ScanCores = 0 }, "cores to scan 0"},
+		{"gen3", func(o *Options) { o.Gen3Groups = []Group{{GRO: 9, SoftIRQ: []int{1}}} }, "names core 9, outside 0..7"},
+		{"gen3", func(o *Options) { o.Gen3Groups = []Group{} }, "no core groups"},
+		{"gen3", func(o *Options) { o.Gen3Groups = []Group{{GRO: 0, SoftIRQ: make([]int, 9)}} }, "at most 8"},
+	}
+	for _, c := range cases {
+		o := DefaultOptions()
+		c.mod(&o)
+		_, err := New(c.name, tab, o)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
+		}
+	}
+	if _, err := NewTable(0); err == nil {
+		t.Error("NewTable(0) accepted")
+	}
+	if _, err := New("gen2", nil, DefaultOptions()); err == nil {
+		t.Error("nil table accepted")
+	}
+}
+
+func TestCatalog(t *testing.T) {
+	want := []string{"rps", "same", "next", "idle", "gen2", "gen3"}
+	got := Names()
+	if len(got) < len(want) {
+		t.Fatalf("names %v", got)
+	}
+	for i, n := range want {
+		if got[i] != n {
+			t.Fatalf("names %v, want prefix %v", got, want)
+		}
+		info, err := Lookup(n)
+		if err != nil || info.Rule == "" {
+			t.Errorf("%s: %v, rule %q", n, err, info.Rule)
+		}
+		tab, _ := NewTable(8)
+		b, err := New(n, tab, DefaultOptions())
+		if err != nil || b.Policy().Name() != n {
+			t.Errorf("%s: built %v, %v", n, b, err)
+		}
+	}
+}
+
+func TestRegisterRejectsDuplicates(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("duplicate registration did not panic")
+		}
+	}()
+	Register(Info{Name: "gen2", New: func(*Table, Options) (Policy, error) { return same{}, nil }})
+}
+
+// TestConcurrentUse runs GRO, SoftIRQ and application threads against one
+// table at once; under -race it checks that the table is safe to share, and
+// in any mode that every decision stays in range and backlogs balance.
+func TestConcurrentUse(t *testing.T) {
+	for _, name := range []string{"rps", "same", "next", "idle", "gen2", "gen3"} {
+		tab, _ := NewTable(8)
+		b, err := New(name, tab, DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		steered := make([][8]int, 4)
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for i := 0; i < 2000; i++ {
+					now := int64(i * 1000)
+					g := (w * 2) % 8
+					b.GROPacket(g, Data, now)
+					c := b.SoftIRQCore(g, uint32(i), 2, now)
+					if c < 0 || c >= 8 {
+						t.Errorf("%s: core %d", name, c)
+						return
+					}
+					steered[w][c]++
+					tab.SoftIRQStart(c, now)
+					tab.AppActive((w*2+1)%8, now)
+					b.ChooseThread([]int{1, 3, 5}, now)
+				}
+			}(w)
+		}
+		wg.Wait()
+		if name == "gen2" {
+			// Every batch raised its target's backlog once; none ended.
+			var total int32
+			for c := 0; c < 8; c++ {
+				total += tab.Core(c).Backlog
+			}
+			if total != 4*2000 {
+				t.Errorf("gen2: backlogs add up to %d, want %d", total, 4*2000)
+			}
+		}
+	}
+}

@@ -1,0 +1,98 @@
+package balance
+
+import "fmt"
+
+// Kind is the class of a packet as GRO sees it.
+type Kind uint8
+
+const (
+	// Data is a DATA packet that is part of a multi-packet message.
+	Data Kind = iota
+	// WholeData is a DATA packet that carries a whole message.
+	WholeData
+	// Grant is a GRANT packet.
+	Grant
+	// Control is any other control packet.
+	Control
+)
+
+// Balancer applies a [Policy] and Homa's GRO options to a shared [Table].
+// Drivers call [Balancer.GROPacket] for every packet and
+// [Balancer.SoftIRQCore] for every batch. A Balancer is safe for concurrent
+// use; its methods do not allocate.
+type Balancer struct {
+	tab     *Table
+	pol     Policy
+	opt     Options
+	homaGRO bool
+}
+
+// New returns a balancer running the named policy of the [Catalog] over t.
+func New(name string, t *Table, o Options) (*Balancer, error) {
+	info, err := Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	return NewFrom(info, t, o)
+}
+
+// NewFrom returns a balancer running the policy described by info.
+func NewFrom(info Info, t *Table, o Options) (*Balancer, error) {
+	if t == nil {
+		return nil, fmt.Errorf("policy %s: nil table", info.Name)
+	}
+	if err := o.Validate(t.NumCores()); err != nil {
+		return nil, fmt.Errorf("policy %s: %w", info.Name, err)
+	}
+	p, err := info.New(t, o)
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: %w", info.Name, err)
+	}
+	return &Balancer{tab: t, pol: p, opt: o, homaGRO: info.HomaGRO}, nil
+}
+
+// Table returns the balancer's table.
+func (b *Balancer) Table() *Table { return b.tab }
+
+// Policy returns the balancer's policy.
+func (b *Balancer) Policy() Policy { return b.pol }
+
+// Options returns the balancer's options.
+func (b *Balancer) Options() Options { return b.opt }
+
+// GROPacket records a packet of kind k through GRO on core g at now (the end
+// of its GRO processing) and reports whether it runs SoftIRQ inline on g
+// instead of joining g's batch. The GRO-busy test compares now with the
+// core's previous GRO packet (now − last_gro < GROBusyNs); then last_gro and
+// last_active become now. A WholeData packet is inline under ShortBypass, a
+// Grant under GrantBypass, in both cases only when g's GRO is not busy and
+// the policy runs Homa's GRO handler.
+func (b *Balancer) GROPacket(g int, k Kind, now int64) (inline bool) {
+	busy := b.tab.groPacket(g, now, b.opt.GROBusyNs)
+	if busy || !b.homaGRO {
+		return false
+	}
+	switch k {
+	case WholeData:
+		return b.opt.ShortBypass
+	case Grant:
+		return b.opt.GrantBypass
+	}
+	return false
+}
+
+// SoftIRQCore returns the core that processes a GRO batch of n packets
+// collected on core g (flow is the batch's flow hash, for rps). A batch of
+// one packet stays on g under SameCoreSingle (Homa's GRO only); any other
+// batch goes where the policy says.
+func (b *Balancer) SoftIRQCore(g int, flow uint32, n int, now int64) int {
+	if n == 1 && b.homaGRO && b.opt.SameCoreSingle {
+		return g
+	}
+	return b.pol.Pick(b.tab, g, flow, now)
+}
+
+// ChooseThread is [Table.ChooseThread] with the balancer's busy window.
+func (b *Balancer) ChooseThread(waiterCores []int, now int64) int {
+	return b.tab.ChooseThread(waiterCores, b.opt.BusyNs, now)
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/homalb/homalb/balance"
+	"github.com/homalb/homalb/sim"
+)
+
+func newCompareCmd() *cobra.Command {
+	var sf scenarioFlags
+	var policies []string
+	var jsonOut string
+	cmd := &cobra.Command{
+		Use:   "compare",
+		Short: "Run every policy on the same scenario and seed, and compare them (the main job)",
+		Long: `Run every policy (or those given with --policies) on the same scenario and
+seed, in parallel, and print one row per policy: slowdown of one-packet
+messages (P50/P99/P99.9), P99 slowdown of all messages, P99 handoff latencies,
+the busiest core's utilisation and the fraction of 100 µs windows with a
+hotspot. The default scenario is the xl170 profile, W4, 80% load.`,
+		Example: `  homalb compare
+  homalb compare --workload w3 --load 0.5 --policies gen2,gen3
+  homalb compare --profile c6525-100g --workload w5 --json all.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			base, err := sf.resolve(cmd)
+			if err != nil {
+				return badInput(err)
+			}
+			if len(policies) == 0 {
+				policies = balance.Names()
+			}
+			cfgs := make([]sim.Config, len(policies))
+			for i, p := range policies {
+				cfgs[i] = base
+				cfgs[i].Policy = p
+				if _, err := balance.Lookup(p); err != nil {
+					return badInput(err)
+				}
+			}
+			if err := base.Check(); err != nil {
+				return badInput(err)
+			}
+			if sf.printConfig {
+				_, err := cmd.OutOrStdout().Write(base.YAML())
+				return err
+			}
+			results, errs := runAll(cfgs)
+			if jsonOut != "" {
+				var ok []*sim.Result
+				for _, r := range results {
+					if r != nil {
+						ok = append(ok, r)
+					}
+				}
+				if err := writeJSON(jsonOut, cmd.OutOrStdout(), ok); err != nil {
+					return err
+				}
+				if jsonOut == "-" {
+					return nil
+				}
+			}
+			return printComparison(cmd.OutOrStdout(), base, policies, results, errs)
+		},
+	}
+	sf.register(cmd, false)
+	cmd.Flags().StringSliceVar(&policies, "policies", nil, "policies to compare, comma-separated (default: all)")
+	cmd.Flags().StringVar(&jsonOut, "json", "", "write the results as a JSON array to `FILE` (- for stdout)")
+	_ = cmd.RegisterFlagCompletionFunc("policies", fixedCompletion(balance.Names()...))
+	return cmd
+}
+
+// runAll runs the configurations in parallel, one per CPU; each run is
+// single-threaded and deterministic, so the results do not depend on the
+// parallelism.
+func runAll(cfgs []sim.Config) ([]*sim.Result, []error) {
+	results := make([]*sim.Result, len(cfgs))
+	errs := make([]error, len(cfgs))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(cfgs)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				results[i], errs[i] = sim.Run(cfgs[i])
+			}
+		}()
+	}
+	for i := range cfgs {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	return results, errs
+}
+
+func printComparison(w io.Writer, base sim.Config, policies []string, results []*sim.Result, errs []error) error {
+	fmt.Fprintf(w, "%s (%d cores, %g Gbps), %s at %.0f%% load, %.0f ms measured, seed %d\n\n",
+		base.Profile, base.Host.Cores, base.Host.LinkGbps, base.Workload, 100*base.Load, float64(base.DurationNs)/1e6, base.Seed)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\t      slowdown, one-packet msgs\t\t\tall msgs\thandoff p99 (µs)\t\tbusiest\thot\t\t")
+	fmt.Fprintln(tw, "policy\tp50\tp99\tp99.9\tp99\tGRO→SIRQ\tSIRQ→App\tcore %\twin %\tmsgs\t")
+	var failed []string
+	for i, p := range policies {
+		r := results[i]
+		if r == nil {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", p)
+			failed = append(failed, fmt.Sprintf("%s: %v", p, errs[i]))
+			continue
+		}
+		busiest := 0.0
+		for _, c := range r.Cores {
+			busiest = max(busiest, c.Busy())
+		}
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\t%.0f\t%.0f\t%d\t\n", p,
+			r.Short.P50, r.Short.P99, r.Short.P999, r.All.P99,
+			us(r.HandoffNs.GROToSoftIRQ.P99), us(r.HandoffNs.SoftIRQToApp.P99),
+			100*busiest, 100*r.HotspotFrac, r.Messages)
+		if !r.Invariants.OK() {
+			failed = append(failed, fmt.Sprintf("%s: model invariants violated: %+v", p, r.Invariants))
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nslowdown = latency ÷ the same message's latency on an idle host; busiest core: GRO + SoftIRQ + app work; hot win: 100 µs windows with a core > 90% busy")
+	if len(failed) > 0 {
+		fmt.Fprintln(w, "\n"+strings.Join(failed, "\n"))
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+// Command homalb studies how Homa's receive-side load balancers spread
+// packet work over cores: in a deterministic simulator of a many-core host,
+// and in a real userspace receive pipeline over UDP.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// usageError marks bad input (flags, names, files): the CLI prints it on one
+// line and exits with status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// badInput wraps err as bad input (exit status 2).
+func badInput(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "homalb",
+		Short: "Homa receive-side load balancing: policies, simulator, receive pipeline",
+		Long: `homalb studies how incoming packet work is spread over the cores of a host
+(NAPI/GRO, SoftIRQ, application threads) under Homa's Gen2 and Gen3 balancers
+and the policies that came before and after them.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
+	root.AddCommand(newCompareCmd(), newSimCmd(), newPoliciesCmd(), newWorkloadCmd())
+	return root
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run executes the CLI and returns the exit status: 0 on success, 2 for bad
+// input, 1 for any other failure.
+func run(args []string) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "homalb: %v\n", err)
+	var ue usageError
+	if errors.As(err, &ue) || isCobraUsageError(err) {
+		return 2
+	}
+	return 1
+}
+
+// isCobraUsageError recognises the errors cobra itself returns for a wrong
+// command line (unknown command, wrong number of arguments), which it does not
+// type.
+func isCobraUsageError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "requires at most", "requires exactly", "unknown flag", "unknown shorthand", "invalid argument", "flag needs an argument", "required flag"} {
+		if strings.HasPrefix(msg, p) || strings.Contains(msg, p) && strings.HasPrefix(p, "unknown") {
+			return true
+		}
+	}
+	return false
+}

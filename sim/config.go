@@ -1,0 +1,383 @@
+package sim
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/homalb/homalb/balance"
+)
+
+// Config is everything a run needs; with the same Config (seed included) a
+// run produces the same result. Every field has a dotted key (its yaml tags
+// joined: "host.cores", "cost.gro_ns", …) that --set and YAML files use.
+type Config struct {
+	Policy   string  `yaml:"policy" json:"policy"`
+	Workload string  `yaml:"workload" json:"workload"`
+	Load     float64 `yaml:"load" json:"load"` // fraction of the link rate carried by arriving messages, (0,1]
+	Seed     uint64  `yaml:"seed" json:"seed"`
+	Profile  string  `yaml:"profile" json:"profile"`
+
+	DurationNs int64 `yaml:"duration_ns" json:"duration_ns"` // measured simulated time, after warmup
+	WarmupNs   int64 `yaml:"warmup_ns" json:"warmup_ns"`     // simulated time before measuring starts
+	DrainNs    int64 `yaml:"drain_ns" json:"drain_ns"`       // at most this long after the measured window for its messages to finish
+
+	Host    HostConfig    `yaml:"host" json:"host"`
+	Cost    CostConfig    `yaml:"cost" json:"cost"`
+	App     AppConfig     `yaml:"app" json:"app"`
+	Traffic TrafficConfig `yaml:"traffic" json:"traffic"`
+	Balance BalanceConfig `yaml:"balance" json:"balance"`
+}
+
+// HostConfig describes the receiving host.
+type HostConfig struct {
+	Cores       int     `yaml:"cores" json:"cores"`             // logical cores
+	LinkGbps    float64 `yaml:"link_gbps" json:"link_gbps"`     // downlink rate
+	MTUPayload  int     `yaml:"mtu_payload" json:"mtu_payload"` // message bytes per packet
+	HeaderBytes int     `yaml:"header_bytes" json:"header_bytes"`
+	// GROCores are the cores serving NIC channels, one channel each; empty
+	// means the policy's deployment: gen3's GRO cores, all cores otherwise.
+	GROCores  []int `yaml:"gro_cores,flow" json:"gro_cores"`
+	RSSByPort bool  `yaml:"rss_by_port" json:"rss_by_port"` // RSS hashes the sender port too, not just the host
+}
+
+// CostConfig holds the time of every modelled step, in ns. Every cost may be 0.
+type CostConfig struct {
+	InterruptNs    int64   `yaml:"interrupt_ns" json:"interrupt_ns"`         // interrupt → first GRO call of a NAPI poll
+	GRONs          int64   `yaml:"gro_ns" json:"gro_ns"`                     // driver + GRO per packet
+	HandoffNs      int64   `yaml:"handoff_ns" json:"handoff_ns"`             // GRO → SoftIRQ on another core (IPI + wake)
+	SoftIRQNs      int64   `yaml:"softirq_ns" json:"softirq_ns"`             // SoftIRQ (IP + Homa) per packet
+	SoftIRQFirstNs int64   `yaml:"softirq_first_ns" json:"softirq_first_ns"` // extra for a message's first packet
+	GrantNs        int64   `yaml:"grant_ns" json:"grant_ns"`                 // SoftIRQ of an incoming GRANT
+	MigrateNs      int64   `yaml:"migrate_ns" json:"migrate_ns"`             // a packet whose message state was last touched on another core
+	WakePollNs     int64   `yaml:"wake_poll_ns" json:"wake_poll_ns"`         // handing a message to a polling thread
+	WakeSleepNs    int64   `yaml:"wake_sleep_ns" json:"wake_sleep_ns"`       // waking a sleeping thread
+	RecvNs         int64   `yaml:"recv_ns" json:"recv_ns"`                   // receive system call, per handoff
+	CopyNsPerKB    float64 `yaml:"copy_ns_per_kb" json:"copy_ns_per_kb"`     // copy to user, per 1024 bytes
+	AppNs          int64   `yaml:"app_ns" json:"app_ns"`                     // service time per message, after its last byte
+}
+
+// AppConfig describes the application threads that take messages.
+type AppConfig struct {
+	Threads     int     `yaml:"threads" json:"threads"`
+	Cores       []int   `yaml:"cores,flow" json:"cores"` // cores the threads may run on; empty = all
+	Sched       string  `yaml:"sched" json:"sched"`      // "pinned" or "linux"
+	PollUs      float64 `yaml:"poll_us" json:"poll_us"`  // poll this long before sleeping
+	MigrateFrac float64 `yaml:"migrate_frac" json:"migrate_frac"`
+	CopyPackets int     `yaml:"copy_packets" json:"copy_packets"` // packets copied out per handoff (Homa: 20)
+}
+
+// TrafficConfig describes the open-loop traffic arriving at the host.
+type TrafficConfig struct {
+	Senders       int   `yaml:"senders" json:"senders"`
+	Ports         int   `yaml:"ports" json:"ports"` // ports per sender host
+	UnschedBytes  int   `yaml:"unsched_bytes" json:"unsched_bytes"`
+	GrantWindow   int   `yaml:"grant_window" json:"grant_window"` // bytes granted ahead of those received
+	MaxOvercommit int   `yaml:"max_overcommit" json:"max_overcommit"`
+	RTTNs         int64 `yaml:"rtt_ns" json:"rtt_ns"` // a grant's effect reaches the receiver this long after it is sent
+	Responses     bool  `yaml:"responses" json:"responses"`
+	MaxMessage    int   `yaml:"max_message" json:"max_message"` // longer workload samples are truncated
+}
+
+// BalanceConfig holds the balancer's options.
+type BalanceConfig struct {
+	BusyUs      float64 `yaml:"busy_us" json:"busy_us"`
+	GROBusyUs   float64 `yaml:"gro_busy_us" json:"gro_busy_us"`
+	MaxGRO      int     `yaml:"max_gro" json:"max_gro"`
+	NAPIBudget  int     `yaml:"napi_budget" json:"napi_budget"`
+	ShortBypass bool    `yaml:"short_bypass" json:"short_bypass"`
+	FastGrants  bool    `yaml:"fast_grants" json:"fast_grants"`
+	SameCore    bool    `yaml:"same_core" json:"same_core"`
+	ScanCores   int     `yaml:"scan_cores" json:"scan_cores"`
+	Gen3Groups  string  `yaml:"gen3_groups" json:"gen3_groups"` // "GRO:C,C,C;…"; empty = deployed layout
+	DeferUs     float64 `yaml:"defer_us" json:"defer_us"`       // softirq run longer than this is deferred to ksoftirqd
+	SliceUs     float64 `yaml:"slice_us" json:"slice_us"`       // how long deferred softirq work waits for an app thread
+}
+
+// Profiles are the calibrated machines of ../shared/CALIBRATION.md.
+var Profiles = []string{"xl170", "c6525-100g"}
+
+// DefaultConfig returns the default scenario (xl170, W4, 80% load, gen2) as
+// calibrated in docs/model.md.
+func DefaultConfig() Config {
+	c, _ := ProfileConfig("xl170")
+	return c
+}
+
+// ProfileConfig returns the default scenario on a named machine profile.
+func ProfileConfig(profile string) (Config, error) {
+	c := Config{
+		Policy: "gen2", Workload: "w4", Load: 0.8, Seed: 1, Profile: profile,
+		DurationNs: 50 * int64(time.Millisecond), WarmupNs: 5 * int64(time.Millisecond), DrainNs: 20 * int64(time.Millisecond),
+		Host: HostConfig{Cores: 20, LinkGbps: 25, MTUPayload: 1424, HeaderBytes: 76},
+		Cost: CostConfig{
+			InterruptNs: 700, GRONs: 300, HandoffNs: 500, SoftIRQNs: 700, SoftIRQFirstNs: 1600, GrantNs: 500,
+			MigrateNs: 1000, WakePollNs: 80, WakeSleepNs: 2000, RecvNs: 500, CopyNsPerKB: 200, AppNs: 1000,
+		},
+		App:     AppConfig{Threads: 21, Sched: "linux", PollUs: 50, MigrateFrac: 0.5, CopyPackets: 20},
+		Traffic: TrafficConfig{Senders: 39, Ports: 3, UnschedBytes: 60000, GrantWindow: 60000, MaxOvercommit: 8, RTTNs: 8000, Responses: true, MaxMessage: 1_000_000},
+		Balance: BalanceConfig{BusyUs: 100, GROBusyUs: 5, MaxGRO: 20, NAPIBudget: 64, ShortBypass: true, FastGrants: true, SameCore: true, ScanCores: 4, DeferUs: 2000, SliceUs: 6000},
+	}
+	switch profile {
+	case "xl170":
+	case "c6525-100g":
+		c.Host.Cores, c.Host.LinkGbps = 48, 100
+		c.Cost.GRONs = 850
+		c.Cost.WakePollNs += 600
+		c.Cost.WakeSleepNs += 600
+		c.Cost.HandoffNs += 600
+		c.App.Threads = 49
+	default:
+		return Config{}, fmt.Errorf("unknown profile %q (known: %s)", profile, strings.Join(Profiles, ", "))
+	}
+	return c, nil
+}
+
+// Validate reports the first setting that cannot be simulated.
+func (c *Config) Validate() error {
+	if _, err := balance.Lookup(c.Policy); err != nil {
+		return err
+	}
+	h := c.Host
+	switch {
+	case !(c.Load > 0 && c.Load <= 1):
+		return fmt.Errorf("load %v outside (0,1]", c.Load)
+	case c.DurationNs <= 0:
+		return fmt.Errorf("duration %v must be positive", time.Duration(c.DurationNs))
+	case c.WarmupNs < 0 || c.DrainNs < 0:
+		return fmt.Errorf("warmup and drain must not be negative")
+	case h.Cores <= 0 || h.Cores > maxCores:
+		return fmt.Errorf("host.cores %d outside 1..%d", h.Cores, maxCores)
+	case !(h.LinkGbps > 0):
+		return fmt.Errorf("host.link_gbps %v must be positive", h.LinkGbps)
+	case h.MTUPayload <= 0 || h.HeaderBytes < 0:
+		return fmt.Errorf("host.mtu_payload must be positive and host.header_bytes not negative")
+	case c.App.Threads <= 0:
+		return fmt.Errorf("app.threads %d must be positive", c.App.Threads)
+	case c.App.Sched != "pinned" && c.App.Sched != "linux":
+		return fmt.Errorf("app.sched %q: want pinned or linux", c.App.Sched)
+	case c.App.PollUs < 0 || c.App.MigrateFrac < 0 || c.App.MigrateFrac > 1:
+		return fmt.Errorf("app.poll_us must not be negative and app.migrate_frac must be in [0,1]")
+	case c.App.CopyPackets <= 0:
+		return fmt.Errorf("app.copy_packets must be positive")
+	case c.Traffic.Senders <= 0 || c.Traffic.Ports <= 0:
+		return fmt.Errorf("traffic.senders and traffic.ports must be positive")
+	case c.Traffic.UnschedBytes <= 0 || c.Traffic.GrantWindow <= 0 || c.Traffic.MaxOvercommit <= 0:
+		return fmt.Errorf("traffic.unsched_bytes, traffic.grant_window and traffic.max_overcommit must be positive")
+	case c.Traffic.RTTNs < 0:
+		return fmt.Errorf("traffic.rtt_ns must not be negative")
+	case c.Traffic.MaxMessage <= 0 || c.Traffic.MaxMessage > maxMessage:
+		return fmt.Errorf("traffic.max_message %d outside 1..%d", c.Traffic.MaxMessage, maxMessage)
+	case c.Balance.MaxGRO <= 0 || c.Balance.NAPIBudget <= 0:
+		return fmt.Errorf("balance.max_gro and balance.napi_budget must be positive")
+	case c.Balance.BusyUs < 0 || c.Balance.GROBusyUs < 0 || c.Balance.DeferUs <= 0 || c.Balance.SliceUs < 0:
+		return fmt.Errorf("balance windows must not be negative (defer_us positive)")
+	}
+	if err := checkCores("host.gro_cores", h.GROCores, h.Cores); err != nil {
+		return err
+	}
+	if err := checkCores("app.cores", c.App.Cores, h.Cores); err != nil {
+		return err
+	}
+	v := reflect.ValueOf(c.Cost)
+	for i := 0; i < v.NumField(); i++ {
+		if f := v.Field(i); f.CanInt() && f.Int() < 0 || f.CanFloat() && f.Float() < 0 {
+			return fmt.Errorf("cost.%s must not be negative", yamlName(v.Type().Field(i)))
+		}
+	}
+	_, err := c.balanceOptions()
+	return err
+}
+
+func checkCores(key string, cores []int, n int) error {
+	seen := map[int]bool{}
+	for _, c := range cores {
+		if c < 0 || c >= n {
+			return fmt.Errorf("%s names core %d, but the host has cores 0..%d", key, c, n-1)
+		}
+		if seen[c] {
+			return fmt.Errorf("%s names core %d twice", key, c)
+		}
+		seen[c] = true
+	}
+	return nil
+}
+
+// balanceOptions converts the balance section into the policy's options.
+func (c *Config) balanceOptions() (balance.Options, error) {
+	o := balance.DefaultOptions()
+	o.BusyNs = int64(c.Balance.BusyUs * 1000)
+	o.GROBusyNs = int64(c.Balance.GROBusyUs * 1000)
+	o.ShortBypass = c.Balance.ShortBypass
+	o.GrantBypass = c.Balance.FastGrants
+	o.SameCoreSingle = c.Balance.SameCore
+	o.ScanCores = c.Balance.ScanCores
+	o.HashSeed = c.Seed
+	if c.Balance.Gen3Groups != "" {
+		g, err := balance.ParseGroups(c.Balance.Gen3Groups)
+		if err != nil {
+			return o, fmt.Errorf("balance.gen3_groups: %w", err)
+		}
+		o.Gen3Groups = g
+	}
+	if err := o.Validate(c.Host.Cores); err != nil {
+		return o, fmt.Errorf("balance: %w", err)
+	}
+	return o, nil
+}
+
+// groCores returns the cores that serve NIC channels.
+func (c *Config) groCores(o balance.Options) ([]int, error) {
+	if len(c.Host.GROCores) > 0 {
+		return c.Host.GROCores, nil
+	}
+	if c.Policy == "gen3" {
+		groups := o.Gen3Groups
+		if groups == nil {
+			var err error
+			if groups, err = balance.DeployedGen3Groups(c.Host.Cores); err != nil {
+				return nil, err
+			}
+		}
+		return balance.GROCores(groups), nil
+	}
+	all := make([]int, c.Host.Cores)
+	for i := range all {
+		all[i] = i
+	}
+	return all, nil
+}
+
+func yamlName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	return name
+}
+
+// Keys lists every configuration key in dotted form, sorted.
+func Keys() []string {
+	var keys []string
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name := prefix + yamlName(f)
+			if f.Type.Kind() == reflect.Struct {
+				walk(f.Type, name+".")
+				continue
+			}
+			keys = append(keys, name)
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "")
+	sort.Strings(keys)
+	return keys
+}
+
+// Set overrides one configuration key, written "section.name", with a value
+// in the syntax of the command line: numbers, true/false, durations for
+// *_ns keys ("50ms" or plain ns), and comma-separated lists of cores.
+func (c *Config) Set(key, value string) error {
+	f, ok := field(reflect.ValueOf(c).Elem(), strings.Split(key, "."))
+	if !ok {
+		return fmt.Errorf("unknown configuration key %q (see --print-config for the keys)", key)
+	}
+	value = strings.TrimSpace(value)
+	bad := func(err error) error { return fmt.Errorf("%s=%q: %v", key, value, err) }
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(value)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return bad(fmt.Errorf("want true or false"))
+		}
+		f.SetBool(b)
+	case reflect.Int, reflect.Int64:
+		if strings.HasSuffix(key, "_ns") {
+			if d, err := time.ParseDuration(value); err == nil {
+				f.SetInt(int64(d))
+				return nil
+			}
+		}
+		n, err := strconv.ParseInt(value, 10, 64)
+		if err != nil {
+			return bad(fmt.Errorf("want an integer"))
+		}
+		f.SetInt(n)
+	case reflect.Uint64:
+		n, err := strconv.ParseUint(value, 10, 64)
+		if err != nil {
+			return bad(fmt.Errorf("want a non-negative integer"))
+		}
+		f.SetUint(n)
+	case reflect.Float64:
+		x, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			return bad(fmt.Errorf("want a number"))
+		}
+		f.SetFloat(x)
+	case reflect.Slice:
+		var list []int
+		for _, s := range strings.Split(value, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return bad(fmt.Errorf("want a comma-separated list of core ids"))
+			}
+			list = append(list, n)
+		}
+		f.Set(reflect.ValueOf(list))
+	default:
+		return fmt.Errorf("key %q cannot be set", key)
+	}
+	return nil
+}
+
+func field(v reflect.Value, path []string) (reflect.Value, bool) {
+	for _, p := range path {
+		if v.Kind() != reflect.Struct {
+			return reflect.Value{}, false
+		}
+		found := false
+		for i := 0; i < v.NumField(); i++ {
+			if yamlName(v.Type().Field(i)) == p {
+				v, found = v.Field(i), true
+				break
+			}
+		}
+		if !found {
+			return reflect.Value{}, false
+		}
+	}
+	return v, v.Kind() != reflect.Struct
+}
+
+// LoadYAML overlays a YAML document on c. Unknown keys are errors, so a typo
+// never silently runs the default.
+func (c *Config) LoadYAML(data []byte) error {
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		if err.Error() == "EOF" {
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// YAML renders c as a YAML document that LoadYAML reads back.
+func (c *Config) YAML() []byte {
+	out, err := yaml.Marshal(c)
+	if err != nil {
+		panic(err) // a Config always marshals
+	}
+	return out
+}

@@ -1,0 +1,234 @@
+package sim
+
+import (
+	"math"
+
+	"github.com/homalb/homalb/stats"
+)
+
+// Result is the output of one run; its JSON form is the output contract of
+// ../shared/DESIGN.md ("Output contract"). Field names are stable.
+type Result struct {
+	Config   Config  `json:"config"`
+	Policy   string  `json:"policy"`
+	Workload string  `json:"workload"`
+	Load     float64 `json:"load"`
+	SimNs    int64   `json:"sim_ns"`  // simulated time of the whole run, drain included
+	WallMs   float64 `json:"wall_ms"` // wall-clock time of the run (the only field that varies between identical runs)
+	// Messages is the number of measured messages delivered; Packets the
+	// number of packets (data and grants) that reached the NIC in the run.
+	Messages   int64 `json:"messages"`
+	Packets    int64 `json:"packets"`
+	Incomplete int64 `json:"incomplete"` // measured messages not delivered by the end of the drain
+
+	Slowdown  []Bucket    `json:"slowdown"`   // by message size
+	Short     Percentiles `json:"short"`      // slowdown of one-packet messages
+	All       Percentiles `json:"all"`        // slowdown of all messages
+	LatencyNs Latency     `json:"latency_ns"` // first packet at the NIC → whole message with a thread
+	HandoffNs Handoffs    `json:"handoff_ns"`
+	Cores     []CoreUse   `json:"cores"`
+
+	HotspotFrac        float64 `json:"hotspot_frac"`          // 100 µs windows in which some core was > 90% busy
+	SoftIRQCoresPerMsg float64 `json:"softirq_cores_per_msg"` // distinct SoftIRQ cores per multi-packet message
+	MeanBatch          float64 `json:"mean_batch"`            // packets per GRO batch handed off
+	BypassFrac         float64 `json:"bypass_frac"`           // packets whose SoftIRQ ran inline in GRO
+	ThreadMigration    float64 `json:"thread_migration_frac"` // wake-ups that moved the thread (linux scheduler)
+	Deferrals          int64   `json:"ksoftirqd_deferrals"`
+	SimPktsPerSec      float64 `json:"-"` // packets simulated per wall-clock second (varies run to run)
+
+	Invariants Invariants `json:"invariants"`
+}
+
+// Bucket is the slowdown of the messages of sizes in (previous MaxBytes, MaxBytes].
+type Bucket struct {
+	MaxBytes int   `json:"max_bytes"`
+	Count    int64 `json:"count"`
+	// CumFrac is the fraction of all measured messages of this size or less:
+	// the x-axis of Homa's slowdown graphs.
+	CumFrac float64 `json:"cum_frac"`
+	P50     float64 `json:"p50"`
+	P99     float64 `json:"p99"`
+	P999    float64 `json:"p999"`
+}
+
+// Percentiles of a slowdown distribution.
+type Percentiles struct {
+	Count int64   `json:"count"`
+	P50   float64 `json:"p50"`
+	P99   float64 `json:"p99"`
+	P999  float64 `json:"p999"`
+}
+
+// Latency percentiles in ns.
+type Latency struct {
+	Mean float64 `json:"mean"`
+	P50  int64   `json:"p50"`
+	P99  int64   `json:"p99"`
+	P999 int64   `json:"p999"`
+}
+
+// P2 is a pair of percentiles in ns.
+type P2 struct {
+	P50 int64 `json:"p50"`
+	P99 int64 `json:"p99"`
+}
+
+// Handoffs are the two handoff latencies: a GRO batch's flush to the start
+// of its SoftIRQ processing, and a message becoming ready to a thread starting
+// to copy it.
+type Handoffs struct {
+	GROToSoftIRQ P2 `json:"gro_to_softirq"`
+	SoftIRQToApp P2 `json:"softirq_to_app"`
+}
+
+// CoreUse is one core's time by activity, as fractions of the measured window.
+type CoreUse struct {
+	ID      int     `json:"id"`
+	GRO     float64 `json:"gro"`
+	SoftIRQ float64 `json:"softirq"`
+	App     float64 `json:"app"`  // application threads working on messages
+	Poll    float64 `json:"poll"` // application threads polling for a message
+	Idle    float64 `json:"idle"`
+}
+
+// Busy is the fraction of time the core did work (polling excluded).
+func (c CoreUse) Busy() float64 { return c.GRO + c.SoftIRQ + c.App }
+
+// Invariants counts violations of the model's rules found during the run;
+// every count must be zero.
+type Invariants struct {
+	TimeReversals       int64 `json:"time_reversals"`       // an event earlier than the one before it
+	CoreOverlaps        int64 `json:"core_overlaps"`        // a core started a job while running another
+	PacketCounts        int64 `json:"packet_counts"`        // a packet GRO'd or SoftIRQ'd other than once
+	DuplicateDeliveries int64 `json:"duplicate_deliveries"` // a message delivered twice
+	StaleEvents         int64 `json:"stale_events"`         // an event for a message already delivered
+}
+
+// OK reports whether no invariant was violated.
+func (i Invariants) OK() bool { return i == Invariants{} }
+
+// slowdownScale stores slowdowns as integers in thousandths.
+const slowdownScale = 1000
+
+// recorder gathers the measurements of a run.
+type recorder struct {
+	ct           *stats.CoreTime
+	bounds       []int
+	slow         []*stats.Hist // per bucket, allocated at first use
+	counts       []int64
+	short, all   *stats.Hist
+	latency      *stats.Hist
+	groToSoftirq *stats.Hist
+	softirqToApp *stats.Hist
+
+	messages, packets, softirqPkts, bypassed int64
+	batches, batchPkts, deferrals            int64
+	wakeups, migrations                      int64
+	multiMsgs, multiCores                    int64
+	mtu                                      int32
+	inv                                      Invariants
+}
+
+func newRecorder(cfg *Config, bounds []int, measureEnd int64) *recorder {
+	const maxNs = int64(100e9)
+	return &recorder{
+		ct:           stats.NewCoreTime(cfg.Host.Cores, cfg.WarmupNs, measureEnd, 100_000, 0.9),
+		bounds:       bounds,
+		slow:         make([]*stats.Hist, len(bounds)),
+		counts:       make([]int64, len(bounds)),
+		short:        stats.NewHist(1e9, 3),
+		all:          stats.NewHist(1e9, 3),
+		latency:      stats.NewHist(maxNs, 3),
+		groToSoftirq: stats.NewHist(maxNs, 3),
+		softirqToApp: stats.NewHist(maxNs, 3),
+		mtu:          int32(cfg.Host.MTUPayload),
+	}
+}
+
+func (r *recorder) delivered(m *message, latency, ideal int64, ncores int) {
+	r.messages++
+	r.latency.Record(latency)
+	sd := int64(math.Round(float64(latency) / float64(ideal) * slowdownScale))
+	r.all.Record(sd)
+	if m.npkts == 1 {
+		r.short.Record(sd)
+	} else {
+		r.multiMsgs++
+		r.multiCores += int64(ncores)
+	}
+	b := bucketOf(r.bounds, int(m.size))
+	if r.slow[b] == nil {
+		r.slow[b] = stats.NewHist(1e9, 2)
+	}
+	r.slow[b].Record(sd)
+	r.counts[b]++
+}
+
+// bucketOf returns the index of the first bound ≥ size (the last bucket for
+// larger sizes).
+func bucketOf(bounds []int, size int) int {
+	lo, hi := 0, len(bounds)-1
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if bounds[mid] >= size {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
+}
+
+func pct(h *stats.Hist) Percentiles {
+	if h == nil || h.Count() == 0 {
+		return Percentiles{}
+	}
+	return Percentiles{Count: h.Count(),
+		P50:  float64(h.Quantile(50)) / slowdownScale,
+		P99:  float64(h.Quantile(99)) / slowdownScale,
+		P999: float64(h.Quantile(99.9)) / slowdownScale}
+}
+
+func (r *recorder) fill(res *Result, cores int) {
+	res.Messages = r.messages
+	res.Packets = r.packets
+	var cum int64
+	for i, b := range r.bounds {
+		if r.counts[i] == 0 {
+			continue
+		}
+		cum += r.counts[i]
+		p := pct(r.slow[i])
+		res.Slowdown = append(res.Slowdown, Bucket{MaxBytes: b, Count: r.counts[i], CumFrac: float64(cum) / float64(r.messages), P50: p.P50, P99: p.P99, P999: p.P999})
+	}
+	res.Short = pct(r.short)
+	res.All = pct(r.all)
+	if r.latency.Count() > 0 {
+		res.LatencyNs = Latency{Mean: math.Round(r.latency.Mean()), P50: r.latency.Quantile(50), P99: r.latency.Quantile(99), P999: r.latency.Quantile(99.9)}
+	}
+	res.HandoffNs.GROToSoftIRQ = P2{r.groToSoftirq.Quantile(50), r.groToSoftirq.Quantile(99)}
+	res.HandoffNs.SoftIRQToApp = P2{r.softirqToApp.Quantile(50), r.softirqToApp.Quantile(99)}
+	r.ct.Finish()
+	for c := 0; c < cores; c++ {
+		f := func(a stats.Activity) float64 { return round4(r.ct.Fraction(c, a)) }
+		res.Cores = append(res.Cores, CoreUse{ID: c, GRO: f(stats.GRO), SoftIRQ: f(stats.SoftIRQ), App: f(stats.App), Poll: f(stats.Poll), Idle: f(stats.Idle)})
+	}
+	res.HotspotFrac = round4(r.ct.HotspotFrac())
+	if r.multiMsgs > 0 {
+		res.SoftIRQCoresPerMsg = round4(float64(r.multiCores) / float64(r.multiMsgs))
+	}
+	if r.batches > 0 {
+		res.MeanBatch = round4(float64(r.batchPkts) / float64(r.batches))
+	}
+	if r.packets > 0 {
+		res.BypassFrac = round4(float64(r.bypassed) / float64(r.packets))
+	}
+	if r.wakeups > 0 {
+		res.ThreadMigration = round4(float64(r.migrations) / float64(r.wakeups))
+	}
+	res.Deferrals = r.deferrals
+	r.inv.TimeReversals += r.ct.Violations()
+	res.Invariants = r.inv
+}
+
+func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }

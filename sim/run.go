@@ -1,0 +1,227 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/homalb/homalb/balance"
+	"github.com/homalb/homalb/workload"
+)
+
+// Stream identifiers of the run's random generators: each purpose has its own
+// stream, so a change in how one part of the model draws numbers does not
+// reshuffle the others.
+const (
+	streamArrivals uint64 = 0x61727276 + iota
+	streamSizes
+	streamSenders
+	streamSched
+)
+
+// Run simulates one scenario. The result depends only on cfg (wall_ms and
+// sim_pkts_per_sec aside).
+func Run(cfg Config) (*Result, error) {
+	return RunProgress(cfg, nil)
+}
+
+// RunProgress is Run with a callback that receives the simulated time done
+// and the time the run will end at most, in ns, about every 2^16 events.
+func RunProgress(cfg Config, progress func(done, end int64)) (*Result, error) {
+	start := time.Now()
+	h, err := newHost(cfg)
+	if err != nil {
+		return nil, err
+	}
+	h.loop(progress)
+	res := &Result{Config: h.cfg, Policy: cfg.Policy, Workload: cfg.Workload, Load: cfg.Load, SimNs: h.now, Incomplete: h.pending}
+	h.r.fill(res, cfg.Host.Cores)
+	wall := time.Since(start)
+	res.WallMs = float64(wall.Microseconds()) / 1000
+	if wall > 0 {
+		res.SimPktsPerSec = float64(h.r.packets) / wall.Seconds()
+	}
+	return res, nil
+}
+
+// Validate also resolves the workload, so that a bad name is reported before
+// any run starts.
+func (c *Config) check() (workload.Dist, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	d, err := workload.Resolve(c.Workload, workload.Options{MaxBytes: c.Traffic.MaxMessage})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Check validates cfg completely, workload included, without running it.
+func (c *Config) Check() error {
+	_, err := c.check()
+	return err
+}
+
+func newHost(cfg Config) (*host, error) {
+	dist, err := cfg.check()
+	if err != nil {
+		return nil, err
+	}
+	opts, err := cfg.balanceOptions()
+	if err != nil {
+		return nil, err
+	}
+	tab, err := balance.NewTable(cfg.Host.Cores)
+	if err != nil {
+		return nil, err
+	}
+	bal, err := balance.New(cfg.Policy, tab, opts)
+	if err != nil {
+		return nil, err
+	}
+	gro, err := cfg.groCores(opts)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Policy != "gen3" || len(cfg.Host.GROCores) == 0 {
+		cfg.Host.GROCores = gro // record the deployment in the result's config
+	}
+	n := cfg.Host.Cores
+	h := &host{
+		cfg: cfg, bal: bal, tab: tab, dist: dist,
+		rArrive:    newRand(cfg.Seed, streamArrivals),
+		rSize:      newRand(cfg.Seed, streamSizes),
+		rSender:    newRand(cfg.Seed, streamSenders),
+		rSched:     newRand(cfg.Seed, streamSched),
+		linkBps:    cfg.Host.LinkGbps,
+		cores:      make([]core, n),
+		threads:    make([]thread, cfg.App.Threads),
+		measureEnd: cfg.WarmupNs + cfg.DurationNs,
+	}
+	h.stopAt = h.measureEnd + cfg.DrainNs
+	// Message departures: a Poisson process whose byte rate is load × link.
+	bytesPerNs := cfg.Load * cfg.Host.LinkGbps / 8
+	h.meanGapNs = dist.Mean() / bytesPerNs
+	h.chanCore = make([]int32, len(gro))
+	for i, c := range gro {
+		h.chanCore[i] = int32(c)
+	}
+	for i := range h.rss {
+		h.rss[i] = int32(i % len(gro))
+	}
+	for i := range h.cores {
+		h.cores[i] = core{id: int32(i), channel: -1, cur: -1, running: -1}
+	}
+	for ch, c := range gro {
+		h.cores[c].channel = int32(ch)
+	}
+	if len(cfg.App.Cores) > 0 {
+		for _, c := range cfg.App.Cores {
+			h.appCores = append(h.appCores, int32(c))
+		}
+	} else {
+		for c := 0; c < n; c++ {
+			h.appCores = append(h.appCores, int32(c))
+		}
+	}
+	h.r = newRecorder(&h.cfg, dist.Buckets(0.0025), h.measureEnd)
+	// Threads start on their cores, spread round-robin, and wait.
+	for i := range h.threads {
+		h.threads[i] = thread{id: int32(i), core: h.appCores[i%len(h.appCores)], msg: -1, state: tsSleeping}
+	}
+	for i := range h.threads {
+		th := &h.threads[i]
+		c := &h.cores[th.core]
+		if c.running < 0 {
+			c.running = int32(i)
+			th.state = tsWorking
+
+		}
+	}
+	for i := range h.threads {
+		th := &h.threads[i]
+		if th.state == tsWorking {
+			th.state = tsPolling
+			h.startWaiting(int32(i))
+		} else {
+			h.waiters = append(h.waiters, int32(i))
+		}
+	}
+	h.q.push(0, evArrival, 0, 0)
+	h.q.push(h.stopAt, evStop, 0, 0)
+	return h, nil
+}
+
+// startWaiting puts a thread that owns its core into the waiting state at
+// time 0.
+func (h *host) startWaiting(ti int32) {
+	h.threadWait(ti)
+}
+
+func newRand(seed, stream uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, stream))
+}
+
+func (h *host) loop(progress func(done, end int64)) {
+	var n uint64
+	for h.q.Len() > 0 && !h.stopped {
+		e := h.q.pop()
+		if e.t < h.now {
+			h.r.inv.TimeReversals++
+		}
+		h.now = e.t
+		switch e.kind {
+		case evArrival:
+			h.arrival()
+		case evLinkDone:
+			p := h.linkPkt
+			h.linkStart()
+			h.nicArrival(p)
+		case evGrant:
+			h.grantArrives(e.a, e.b)
+		case evCoreStep:
+			c := &h.cores[e.a]
+			if e.b == c.stepGen {
+				h.stepDone(c)
+			}
+		case evBatchArrive:
+			h.batchArrives(&h.cores[e.a], e.b)
+		case evThreadDone:
+			if th := &h.threads[e.a]; th.gen == e.b && th.state == tsWorking && !th.paused {
+				if h.cores[th.core].softirq || h.cores[th.core].running != e.a {
+					h.r.inv.CoreOverlaps++ // worked while its core did something else
+				}
+				h.phaseDone(e.a)
+			}
+		case evPollEnd:
+			if th := &h.threads[e.a]; th.gen == e.b && th.state == tsPolling {
+				h.pollEnd(e.a)
+			}
+		case evWake:
+			h.wake(e.a)
+		case evRespGrant:
+			h.respGrant(e.a, e.b)
+		case evDeferEnd:
+			if c := &h.cores[e.a]; !c.softirq && c.hasSoftirqWork() {
+				h.enterSoftirq(c)
+			}
+		case evStop:
+			h.stopped = true
+		}
+		if h.now >= h.measureEnd && h.pending == 0 {
+			h.stopped = true
+		}
+		if n++; progress != nil && n&0xffff == 0 {
+			progress(h.now, h.stopAt)
+		}
+	}
+	if progress != nil {
+		progress(h.stopAt, h.stopAt)
+	}
+}
+
+// String summarises a config in one line, for logs and errors.
+func (c Config) String() string {
+	return fmt.Sprintf("%s %s load=%.2f cores=%d seed=%d", c.Policy, c.Workload, c.Load, c.Host.Cores, c.Seed)
+}

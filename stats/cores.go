@@ -1,0 +1,130 @@
+package stats
+
+// Activity is what a core is doing.
+type Activity uint8
+
+const (
+	Idle Activity = iota
+	GRO
+	SoftIRQ
+	App  // an application thread doing work
+	Poll // an application thread polling for a message: CPU used, no work done
+	numActivities
+)
+
+// CoreTime accounts the time of each core by activity inside a measurement
+// window, and finds hotspot windows: fixed intervals (100 µs by default) in
+// which some core was busy (GRO, SoftIRQ or application work; not polling)
+// more than a threshold fraction of the time.
+type CoreTime struct {
+	from, to   int64 // measurement window, ns
+	win        int64 // hotspot window length, ns
+	threshold  float64
+	cores      []coreAcct
+	hot        []uint64 // bitmap of hotspot windows
+	violations int64
+}
+
+type coreAcct struct {
+	act    Activity
+	since  int64
+	total  [numActivities]int64
+	winIdx int64
+	winBsy int64
+}
+
+// NewCoreTime accounts n cores, all idle at time 0, measuring [from, to).
+func NewCoreTime(n int, from, to, window int64, threshold float64) *CoreTime {
+	c := &CoreTime{from: from, to: to, win: window, threshold: threshold, cores: make([]coreAcct, n)}
+	nwin := (to - from + window - 1) / window
+	c.hot = make([]uint64, (nwin+63)/64)
+	return c
+}
+
+// Set records that core switches to activity a at time now. Times of one
+// core must not go backwards; a violation is counted, not applied.
+func (c *CoreTime) Set(core int, a Activity, now int64) {
+	ca := &c.cores[core]
+	if now < ca.since {
+		c.violations++
+		return
+	}
+	c.add(ca, ca.since, now)
+	ca.act, ca.since = a, now
+}
+
+// Activity reports what core is doing now.
+func (c *CoreTime) Activity(core int) Activity { return c.cores[core].act }
+
+func (c *CoreTime) add(ca *coreAcct, t0, t1 int64) {
+	if t0 < c.from {
+		t0 = c.from
+	}
+	if t1 > c.to {
+		t1 = c.to
+	}
+	if t1 <= t0 {
+		return
+	}
+	ca.total[ca.act] += t1 - t0
+	busy := ca.act != Idle && ca.act != Poll // polling waits; it does no work
+	for t0 < t1 {
+		w := (t0 - c.from) / c.win
+		end := c.from + (w+1)*c.win
+		if end > t1 {
+			end = t1
+		}
+		if w != ca.winIdx {
+			c.closeWindow(ca)
+			ca.winIdx, ca.winBsy = w, 0
+		}
+		if busy {
+			ca.winBsy += end - t0
+		}
+		t0 = end
+	}
+}
+
+func (c *CoreTime) closeWindow(ca *coreAcct) {
+	if float64(ca.winBsy) > c.threshold*float64(c.win) {
+		c.hot[ca.winIdx/64] |= 1 << (ca.winIdx % 64)
+	}
+}
+
+// Finish closes the accounting at the end of the window; call it once, after
+// the last Set.
+func (c *CoreTime) Finish() {
+	for i := range c.cores {
+		ca := &c.cores[i]
+		c.add(ca, ca.since, c.to)
+		ca.since = c.to
+		c.closeWindow(ca)
+	}
+}
+
+// Fraction returns the fraction of the window core spent in activity a.
+func (c *CoreTime) Fraction(core int, a Activity) float64 {
+	return float64(c.cores[core].total[a]) / float64(c.to-c.from)
+}
+
+// Total returns the time core spent in activity a inside the window.
+func (c *CoreTime) Total(core int, a Activity) int64 { return c.cores[core].total[a] }
+
+// HotspotFrac is the fraction of windows in which some core was busy more
+// than the threshold.
+func (c *CoreTime) HotspotFrac() float64 {
+	nwin := (c.to - c.from + c.win - 1) / c.win
+	if nwin <= 0 {
+		return 0
+	}
+	hot := 0
+	for _, w := range c.hot {
+		for ; w != 0; w &= w - 1 {
+			hot++
+		}
+	}
+	return float64(hot) / float64(nwin)
+}
+
+// Violations counts Set calls whose time went backwards (must be 0).
+func (c *CoreTime) Violations() int64 { return c.violations }

@@ -190,7 +190,15 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("cost.%s must not be negative", yamlName(v.Type().Field(i)))
 		}
 	}
-	_, err := c.balanceOptions()
+	o, err := c.balanceOptions()
+	if err != nil {
+		return err
+	}
+	tab, err := balance.NewTable(h.Cores)
+	if err != nil {
+		return err
+	}
+	_, err = balance.New(c.Policy, tab, o) // the policy's own checks (gen3's layout)
 	return err
 }
 
@@ -381,3 +389,5 @@ func (c *Config) YAML() []byte {
 	}
 	return out
 }
+
+func reflectValue(c *Config) reflect.Value { return reflect.ValueOf(c).Elem() }

@@ -758,7 +758,7 @@ func (h *host) resume(th *thread) {
 		h.recordHandoff(th)
 		m := &h.msgs[th.msg]
 		th.chunk = min(m.processed-m.copied, int32(h.cfg.App.CopyPackets*h.cfg.Host.MTUPayload))
-		th.remaining = 0 // set by resume when the copy starts
+		th.remaining = h.cfg.Cost.RecvNs + h.copyNs(th.chunk)
 	}
 	th.workEnd = h.now + th.remaining
 	th.gen++

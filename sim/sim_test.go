@@ -1,0 +1,244 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"strings"
+	"testing"
+)
+
+// The workload tables live beside the repository, never in it.
+func TestMain(m *testing.M) {
+	if os.Getenv("HOMALB_WORKLOADS") == "" {
+		os.Setenv("HOMALB_WORKLOADS", "../../shared/workloads")
+	}
+	os.Exit(m.Run())
+}
+
+// short returns the default config cut to a few ms, so tests stay fast under -race.
+func short(policy, wl string, load float64) Config {
+	c := DefaultConfig()
+	c.Policy, c.Workload, c.Load = policy, wl, load
+	c.WarmupNs, c.DurationNs, c.DrainNs = 1e6, 4e6, 4e6
+	return c
+}
+
+func mustRun(t *testing.T, c Config) *Result {
+	t.Helper()
+	r, err := Run(c)
+	if err != nil {
+		t.Fatalf("%v: %v", c, err)
+	}
+	checkInvariants(t, c, r)
+	return r
+}
+
+// checkInvariants asserts what every run must satisfy.
+func checkInvariants(t *testing.T, c Config, r *Result) {
+	t.Helper()
+	if !r.Invariants.OK() {
+		t.Errorf("%v: invariants violated: %+v", c, r.Invariants)
+	}
+	if r.Messages == 0 {
+		t.Errorf("%v: no message delivered", c)
+	}
+	for _, cu := range r.Cores {
+		sum := cu.GRO + cu.SoftIRQ + cu.App + cu.Poll + cu.Idle
+		if math.Abs(sum-1) > 1e-3 {
+			t.Errorf("%v: core %d time fractions add up to %v", c, cu.ID, sum)
+		}
+	}
+	var n int64
+	for _, b := range r.Slowdown {
+		n += b.Count
+		if b.P50 > b.P99 || b.P99 > b.P999 {
+			t.Errorf("%v: bucket %d percentiles out of order: %+v", c, b.MaxBytes, b)
+		}
+	}
+	if n != r.Messages {
+		t.Errorf("%v: buckets hold %d messages, result says %d", c, n, r.Messages)
+	}
+}
+
+// TestInvariantsAcrossScenarios runs every policy on small scenarios chosen
+// to exercise different parts of the model (tiny messages, grants, overload,
+// ksoftirqd, pinned threads, both profiles) and checks the invariants.
+func TestInvariantsAcrossScenarios(t *testing.T) {
+	type tweak func(*Config)
+	scenarios := map[string]tweak{
+		"w1-50":   func(c *Config) { c.Workload, c.Load = "w1", 0.5 },
+		"w4-80":   func(c *Config) {},
+		"w5-90":   func(c *Config) { c.Workload, c.Load = "w5", 0.9 },
+		"w3-pin":  func(c *Config) { c.Workload, c.App.Sched, c.App.Cores, c.App.Threads = "w3", "pinned", []int{2, 5, 9}, 6 },
+		"c6525":   func(c *Config) { p, _ := ProfileConfig("c6525-100g"); p.WarmupNs, p.DurationNs, p.DrainNs = c.WarmupNs, 2e6, 2e6; p.Workload = "w2"; *c = p },
+		"no-poll": func(c *Config) { c.App.PollUs = 0; c.Workload = "w2" },
+		"defer":   func(c *Config) { c.Balance.DeferUs = 5; c.Balance.SliceUs = 20; c.Load = 1 },
+		"port":    func(c *Config) { c.Host.RSSByPort = true; c.Cost.AppNs = 0 },
+	}
+	for name, tw := range scenarios {
+		for _, p := range []string{"rps", "same", "next", "idle", "gen2", "gen3"} {
+			c := short(p, "w4", 0.8)
+			c.Policy = p
+			tw(&c)
+			c.Policy = p
+			t.Run(name+"/"+p, func(t *testing.T) {
+				t.Parallel()
+				mustRun(t, c)
+			})
+		}
+	}
+}
+
+// TestDeterministic: the same config and seed give the same bytes of JSON,
+// wall time aside; another seed gives other bytes.
+func TestDeterministic(t *testing.T) {
+	enc := func(seed uint64) []byte {
+		c := short("gen3", "w3", 0.7)
+		c.Seed = seed
+		r := mustRun(t, c)
+		r.WallMs = 0
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	a, b, other := enc(7), enc(7), enc(8)
+	if !bytes.Equal(a, b) {
+		t.Fatal("two runs with the same seed differ")
+	}
+	if bytes.Equal(a, other) {
+		t.Fatal("runs with different seeds are identical")
+	}
+}
+
+// idleHost is a host so lightly loaded that messages never meet.
+func idleHost(size string) Config {
+	c := DefaultConfig()
+	c.Workload = "fixed:" + size
+	c.Load = 1e-5 // a message every ~20 ms at 25 Gbps for 500 B... scaled below
+	c.WarmupNs, c.DurationNs, c.DrainNs = 0, 2e9, 1e6
+	c.App.Sched, c.App.Cores, c.App.Threads = "pinned", []int{5}, 1
+	c.Traffic.Responses = false
+	return c
+}
+
+// TestUnloadedLatencyIsSumOfCosts: on an idle host a one-packet message
+// takes exactly interrupt + GRO + SoftIRQ (+ first packet) + wake-up + receive
+// call + copy, with a polling thread and with a sleeping one.
+func TestUnloadedLatencyIsSumOfCosts(t *testing.T) {
+	for _, poll := range []bool{true, false} {
+		c := idleHost("500")
+		c.Policy = "gen2"
+		wake := c.Cost.WakeSleepNs
+		if poll {
+			c.App.PollUs = 1e9 // polls for ever
+			wake = c.Cost.WakePollNs
+		} else {
+			c.App.PollUs = 0
+		}
+		r := mustRun(t, c)
+		k := c.Cost
+		want := k.InterruptNs + k.GRONs + k.SoftIRQNs + k.SoftIRQFirstNs + wake + k.RecvNs + int64(math.Round(500*k.CopyNsPerKB/1024))
+		for _, got := range []int64{r.LatencyNs.P50, r.LatencyNs.P99} {
+			if math.Abs(float64(got-want)) > 0.002*float64(want) {
+				t.Errorf("poll=%v: latency %d ns, want %d (sum of the path's costs)", poll, got, want)
+			}
+		}
+		if poll && math.Abs(r.Short.P50-1) > 0.005 {
+			t.Errorf("idle polling slowdown %v, want 1", r.Short.P50)
+		}
+		if r.Messages < 50 {
+			t.Errorf("only %d messages", r.Messages)
+		}
+	}
+}
+
+// TestMD1Queue checks the model against queueing theory. With GRO the only
+// cost (deterministic D per packet), one GRO core, one-packet messages
+// arriving as a Poisson process and SoftIRQ on the same core, core 0 is an
+// M/D/1 queue: mean sojourn W = D + ρD / (2(1 − ρ)) (Pollaczek–Khinchine).
+// An M/M/1 model would give D/(1 − ρ), a model without queueing D.
+func TestMD1Queue(t *testing.T) {
+	for _, rho := range []float64{0.5, 0.7} {
+		c := DefaultConfig()
+		c.Policy, c.Workload = "same", "fixed:1000"
+		c.Host.Cores, c.Host.GROCores, c.Host.LinkGbps, c.Host.HeaderBytes = 2, []int{0}, 8000, 0
+		c.Cost = CostConfig{GRONs: 1000}
+		c.Balance.MaxGRO = 1 // no GRO batching delay: each packet goes up alone
+		c.App.Sched, c.App.Cores, c.App.Threads, c.App.PollUs = "pinned", []int{1}, 2, 1e9
+		c.Traffic.Responses = false
+		// λ = load × 1000 B/ns ÷ 1000 B per message; ρ = λ D.
+		c.Load = rho / 1000
+		c.WarmupNs, c.DurationNs, c.DrainNs = 1e6, 100e6, 1e6
+		r := mustRun(t, c)
+		d := 1000.0
+		want := d + rho*d/(2*(1-rho))
+		// +1 ns: the 8000 Gbps link still takes 1 ns per packet.
+		if got := r.LatencyNs.Mean - 1; math.Abs(got-want) > 0.04*want {
+			t.Errorf("ρ=%v: mean latency %.0f ns, M/D/1 says %.0f", rho, got, want)
+		}
+	}
+}
+
+func TestConfigSetAndYAML(t *testing.T) {
+	c := DefaultConfig()
+	for _, kv := range [][2]string{
+		{"host.cores", "48"}, {"host.gro_cores", "0, 2,4"}, {"cost.gro_ns", "850"},
+		{"balance.short_bypass", "false"}, {"duration_ns", "20ms"}, {"app.poll_us", "12.5"},
+	} {
+		if err := c.Set(kv[0], kv[1]); err != nil {
+			t.Fatalf("Set(%s): %v", kv[0], err)
+		}
+	}
+	if c.Host.Cores != 48 || len(c.Host.GROCores) != 3 || c.Cost.GRONs != 850 || c.Balance.ShortBypass || c.DurationNs != 20e6 || c.App.PollUs != 12.5 {
+		t.Fatalf("Set did not apply: %+v", c)
+	}
+	var back Config
+	if err := back.LoadYAML(c.YAML()); err != nil {
+		t.Fatal(err)
+	}
+	if string(back.YAML()) != string(c.YAML()) {
+		t.Fatal("YAML does not round-trip")
+	}
+	for _, k := range Keys() {
+		if _, ok := field(reflectValue(&c), strings.Split(k, ".")); !ok {
+			t.Errorf("key %s listed but not settable", k)
+		}
+	}
+	for _, bad := range [][2]string{{"host.nope", "1"}, {"host.cores", "x"}, {"balance.fast_grants", "maybe"}, {"host.gro_cores", "1,a"}, {"host", "1"}} {
+		if err := c.Set(bad[0], bad[1]); err == nil {
+			t.Errorf("Set(%s=%s) accepted", bad[0], bad[1])
+		}
+	}
+	if err := new(Config).LoadYAML([]byte("host:\n  corez: 3\n")); err == nil {
+		t.Error("unknown YAML key accepted")
+	}
+}
+
+func TestValidateRejects(t *testing.T) {
+	cases := map[string]func(*Config){
+		"unknown policy":  func(c *Config) { c.Policy = "gen9" },
+		"load":            func(c *Config) { c.Load = 1.5 },
+		"load 0":          func(c *Config) { c.Load = 0 },
+		"cores":           func(c *Config) { c.Host.Cores = 0 },
+		"duration":        func(c *Config) { c.DurationNs = 0 },
+		"gro core":        func(c *Config) { c.Host.GROCores = []int{20} },
+		"app core":        func(c *Config) { c.App.Cores = []int{-1} },
+		"sched":           func(c *Config) { c.App.Sched = "cfs" },
+		"negative cost":   func(c *Config) { c.Cost.GRONs = -1 },
+		"gen3 on 6 cores": func(c *Config) { c.Policy = "gen3"; c.Host.Cores = 6 },
+		"workload":        func(c *Config) { c.Workload = "w9" },
+	}
+	for name, mod := range cases {
+		c := DefaultConfig()
+		mod(&c)
+		if err := c.Check(); err == nil {
+			t.Errorf("%s: accepted", name)
+		} else if strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error spans lines: %q", name, err)
+		}
+	}
+}

@@ -113,7 +113,7 @@ func DefaultConfig() Config {
 func ProfileConfig(profile string) (Config, error) {
 	c := Config{
 		Policy: "gen2", Workload: "w4", Load: 0.8, Seed: 1, Profile: profile,
-		DurationNs: 50 * int64(time.Millisecond), WarmupNs: 5 * int64(time.Millisecond), DrainNs: 20 * int64(time.Millisecond),
+		DurationNs: 500 * int64(time.Millisecond), WarmupNs: 10 * int64(time.Millisecond), DrainNs: 20 * int64(time.Millisecond),
 		Host: HostConfig{Cores: 20, LinkGbps: 25, MTUPayload: 1424, HeaderBytes: 76},
 		Cost: CostConfig{
 			InterruptNs: 700, GRONs: 300, HandoffNs: 500, SoftIRQNs: 700, SoftIRQFirstNs: 1600, GrantNs: 500,

@@ -68,11 +68,18 @@ func checkInvariants(t *testing.T, c Config, r *Result) {
 func TestInvariantsAcrossScenarios(t *testing.T) {
 	type tweak func(*Config)
 	scenarios := map[string]tweak{
-		"w1-50":   func(c *Config) { c.Workload, c.Load = "w1", 0.5 },
-		"w4-80":   func(c *Config) {},
-		"w5-90":   func(c *Config) { c.Workload, c.Load = "w5", 0.9 },
-		"w3-pin":  func(c *Config) { c.Workload, c.App.Sched, c.App.Cores, c.App.Threads = "w3", "pinned", []int{2, 5, 9}, 6 },
-		"c6525":   func(c *Config) { p, _ := ProfileConfig("c6525-100g"); p.WarmupNs, p.DurationNs, p.DrainNs = c.WarmupNs, 2e6, 2e6; p.Workload = "w2"; *c = p },
+		"w1-50": func(c *Config) { c.Workload, c.Load = "w1", 0.5 },
+		"w4-80": func(c *Config) {},
+		"w5-90": func(c *Config) { c.Workload, c.Load = "w5", 0.9 },
+		"w3-pin": func(c *Config) {
+			c.Workload, c.App.Sched, c.App.Cores, c.App.Threads = "w3", "pinned", []int{2, 5, 9}, 6
+		},
+		"c6525": func(c *Config) {
+			p, _ := ProfileConfig("c6525-100g")
+			p.WarmupNs, p.DurationNs, p.DrainNs = c.WarmupNs, 2e6, 2e6
+			p.Workload = "w2"
+			*c = p
+		},
 		"no-poll": func(c *Config) { c.App.PollUs = 0; c.Workload = "w2" },
 		"defer":   func(c *Config) { c.Balance.DeferUs = 5; c.Balance.SliceUs = 20; c.Load = 1 },
 		"port":    func(c *Config) { c.Host.RSSByPort = true; c.Cost.AppNs = 0 },

@@ -107,8 +107,8 @@ func printComparison(w io.Writer, base sim.Config, policies []string, results []
 	fmt.Fprintf(w, "%s (%d cores, %g Gbps), %s at %.0f%% load, %.0f ms measured, seed %d\n\n",
 		base.Profile, base.Host.Cores, base.Host.LinkGbps, base.Workload, 100*base.Load, float64(base.DurationNs)/1e6, base.Seed)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\t      slowdown, one-packet msgs\t\t\tall msgs\thandoff p99 (µs)\t\tbusiest\thot\t\t")
-	fmt.Fprintln(tw, "policy\tp50\tp99\tp99.9\tp99\tGRO→SIRQ\tSIRQ→App\tcore %\twin %\tmsgs\t")
+	fmt.Fprintln(tw, "\tshort\tshort\tshort\tall\tGRO→SoftIRQ\tSoftIRQ→app\tbusiest\thotspot\t\t")
+	fmt.Fprintln(tw, "policy\tp50\tp99\tp99.9\tp99\tp99 µs\tp99 µs\tcore %\t%\tmessages\t")
 	var failed []string
 	for i, p := range policies {
 		r := results[i]
@@ -130,7 +130,11 @@ func printComparison(w io.Writer, base sim.Config, policies []string, results []
 		}
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "\nslowdown = latency ÷ the same message's latency on an idle host; busiest core: GRO + SoftIRQ + app work; hot win: 100 µs windows with a core > 90% busy")
+	fmt.Fprintln(w, `
+short: slowdown of one-packet messages; all: of every message. Slowdown = latency
+(first packet at the NIC → whole message with a thread) ÷ the same size's latency
+on an idle host. busiest core: its GRO + SoftIRQ + app work (polling excluded).
+hotspot: 100 µs windows in which some core was > 90% busy.`)
 	if len(failed) > 0 {
 		fmt.Fprintln(w, "\n"+strings.Join(failed, "\n"))
 	}

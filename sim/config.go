@@ -87,7 +87,7 @@ type TrafficConfig struct {
 // BalanceConfig holds the balancer's options.
 type BalanceConfig struct {
 	BusyUs      float64 `yaml:"busy_us" json:"busy_us"`
-	GROBusyUs   float64 `yaml:"gro_busy_us" json:"gro_busy_us"`
+	GROBusyUs   float64 `yaml:"gro_busy_us" json:"gro_busy_us"` // −1: as deployed (gen2 0, gen3 2, else the module's 5)
 	MaxGRO      int     `yaml:"max_gro" json:"max_gro"`
 	NAPIBudget  int     `yaml:"napi_budget" json:"napi_budget"`
 	ShortBypass bool    `yaml:"short_bypass" json:"short_bypass"`
@@ -121,7 +121,7 @@ func ProfileConfig(profile string) (Config, error) {
 		},
 		App:     AppConfig{Threads: 21, Sched: "linux", PollUs: 50, MigrateFrac: 0.5, CopyPackets: 20},
 		Traffic: TrafficConfig{Senders: 39, Ports: 3, UnschedBytes: 60000, GrantWindow: 60000, MaxOvercommit: 8, RTTNs: 8000, Responses: true, MaxMessage: 1_000_000},
-		Balance: BalanceConfig{BusyUs: 100, GROBusyUs: 5, MaxGRO: 20, NAPIBudget: 64, ShortBypass: true, FastGrants: true, SameCore: true, ScanCores: 4, DeferUs: 2000, SliceUs: 6000},
+		Balance: BalanceConfig{BusyUs: 100, GROBusyUs: -1, MaxGRO: 20, NAPIBudget: 64, ShortBypass: true, FastGrants: true, SameCore: true, ScanCores: 4, DeferUs: 2000, SliceUs: 6000},
 	}
 	switch profile {
 	case "xl170":
@@ -175,8 +175,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("traffic.max_message %d outside 1..%d", c.Traffic.MaxMessage, maxMessage)
 	case c.Balance.MaxGRO <= 0 || c.Balance.NAPIBudget <= 0:
 		return fmt.Errorf("balance.max_gro and balance.napi_budget must be positive")
-	case c.Balance.BusyUs < 0 || c.Balance.GROBusyUs < 0 || c.Balance.DeferUs <= 0 || c.Balance.SliceUs < 0:
-		return fmt.Errorf("balance windows must not be negative (defer_us positive)")
+	case c.Balance.BusyUs < 0 || c.Balance.GROBusyUs < 0 && c.Balance.GROBusyUs != -1 || c.Balance.DeferUs <= 0 || c.Balance.SliceUs < 0:
+		return fmt.Errorf("balance windows must not be negative (gro_busy_us may be -1, defer_us must be positive)")
 	}
 	if err := checkCores("host.gro_cores", h.GROCores, h.Cores); err != nil {
 		return err
@@ -220,7 +220,7 @@ func checkCores(key string, cores []int, n int) error {
 func (c *Config) balanceOptions() (balance.Options, error) {
 	o := balance.DefaultOptions()
 	o.BusyNs = int64(c.Balance.BusyUs * 1000)
-	o.GROBusyNs = int64(c.Balance.GROBusyUs * 1000)
+	o.GROBusyNs = int64(c.groBusyUs() * 1000)
 	o.ShortBypass = c.Balance.ShortBypass
 	o.GrantBypass = c.Balance.FastGrants
 	o.SameCoreSingle = c.Balance.SameCore
@@ -237,6 +237,22 @@ func (c *Config) balanceOptions() (balance.Options, error) {
 		return o, fmt.Errorf("balance: %w", err)
 	}
 	return o, nil
+}
+
+// groBusyUs resolves gro_busy_us: −1 means the value of the policy's
+// deployment (CALIBRATION.md: 0 for Gen2, 2 for Gen3, the module's default 5
+// otherwise).
+func (c *Config) groBusyUs() float64 {
+	if c.Balance.GROBusyUs >= 0 {
+		return c.Balance.GROBusyUs
+	}
+	switch c.Policy {
+	case "gen2":
+		return 0
+	case "gen3":
+		return 2
+	}
+	return float64(balance.DefaultGROBusyNs) / 1000
 }
 
 // groCores returns the cores that serve NIC channels.

@@ -84,9 +84,10 @@ func newHost(cfg Config) (*host, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Policy != "gen3" || len(cfg.Host.GROCores) == 0 {
-		cfg.Host.GROCores = gro // record the deployment in the result's config
-	}
+	// Record the deployment's choices in the result's config, so that it
+	// reruns the same way whatever the defaults become.
+	cfg.Host.GROCores = gro
+	cfg.Balance.GROBusyUs = cfg.groBusyUs()
 	n := cfg.Host.Cores
 	h := &host{
 		cfg: cfg, bal: bal, tab: tab, dist: dist,

@@ -19,6 +19,7 @@ const (
 // packet is one packet in a NIC ring or a GRO batch.
 type packet struct {
 	msg   int32 // message index; −1 for a GRANT
+	idx   int32 // packet number within its message
 	bytes int32
 	flow  uint32
 	kind  balance.Kind
@@ -50,6 +51,7 @@ type message struct {
 	inLink           bool // in the downlink's SRPT heap
 	measured         bool
 	live             bool
+	seq              int64 // unique number of the message in the run
 	created          int64 // left its sender
 	firstAt          int64 // its first packet reached the NIC
 	readyAt          int64 // it last became ready for a thread
@@ -83,6 +85,7 @@ type thread struct {
 	msg        int32
 	chunk      int32
 	workEnd    int64
+	runSince   int64 // when the current phase last started running
 	remaining  int64
 	respSize   int32
 	respFlow   uint32
@@ -101,6 +104,7 @@ type core struct {
 	stepKind uint8
 	stepPkt  packet
 	stepGen  int32
+	stepAt   int64 // start of the current step
 	runStart int64 // start of the current continuous softirq run
 	deferTo  int64 // ksoftirqd: softirq waits for the app until then
 
@@ -185,7 +189,11 @@ type host struct {
 	pending    int64 // measured messages not yet delivered
 	stopped    bool
 
-	r *recorder
+	r       *recorder
+	nextSeq int64
+
+	tr           Tracer // nil unless tracing
+	trFrom, trTo int64
 }
 
 // costs in ns, precomputed
@@ -240,9 +248,10 @@ func (h *host) arrival() {
 	*m = message{
 		size: size, npkts: (size + mtu - 1) / mtu,
 		granted: min(size, int32(h.cfg.Traffic.UnschedBytes)), flow: balance.FlowHash(h.cfg.Seed, sender, port),
-		lastCore: -1, owner: -1, live: true, created: now,
+		lastCore: -1, owner: -1, live: true, created: now, seq: h.nextSeq,
 		measured: now >= h.cfg.WarmupNs && now < h.measureEnd,
 	}
+	h.nextSeq++
 	m.grantedRx = m.granted
 	m.channel = h.rss[m.flow>>25]
 	if m.measured {
@@ -320,7 +329,7 @@ func (h *host) linkStart() {
 	if m.npkts == 1 {
 		kind = balance.WholeData
 	}
-	h.linkPkt = packet{msg: i, bytes: bytes, flow: m.flow, kind: kind, first: m.sent == 0}
+	h.linkPkt = packet{msg: i, idx: m.sent / int32(h.cfg.Host.MTUPayload), bytes: bytes, flow: m.flow, kind: kind, first: m.sent == 0}
 	m.sent += bytes
 	if m.sent >= m.granted {
 		h.linkPopTop() // the top's key only shrank, so otherwise it stays on top
@@ -415,6 +424,7 @@ func (h *host) startStep(c *core, kind uint8, p packet, d int64, act stats.Activ
 		h.r.inv.CoreOverlaps++
 	}
 	c.stepKind, c.stepPkt = kind, p
+	c.stepAt = h.now
 	c.stepGen++
 	h.r.ct.Set(int(c.id), act, h.now)
 	h.q.push(h.now+d, evCoreStep, c.id, c.stepGen)
@@ -525,6 +535,16 @@ func (h *host) softirqCost(c *core, p packet) int64 {
 func (h *host) stepDone(c *core) {
 	kind, p := c.stepKind, c.stepPkt
 	c.stepKind = stepNone
+	if h.tr != nil && h.now >= h.trFrom && c.stepAt < h.trTo {
+		st := Step{Core: int(c.id), Start: c.stepAt, End: h.now, Msg: -1, Pkt: p.idx, Bytes: p.bytes, Kind: StepGRO}
+		if p.msg >= 0 {
+			st.Msg = h.msgs[p.msg].seq
+		}
+		if kind == stepSoftIRQ {
+			st.Kind, st.Inline = StepSoftIRQ, c.hasInline
+		}
+		h.tr.Step(st)
+	}
 	switch kind {
 	case stepGRO:
 		if p.msg >= 0 {
@@ -746,6 +766,24 @@ func (h *host) pause(th *thread) {
 	th.remaining = th.workEnd - h.now
 	th.paused = true
 	th.gen++
+	h.traceApp(th, false)
+}
+
+// traceApp reports the piece of application work a thread just ran.
+func (h *host) traceApp(th *thread, done bool) {
+	if h.tr == nil || h.now < h.trFrom || th.runSince >= h.trTo || th.phase == phaseWake {
+		return
+	}
+	st := Step{Core: int(th.core), Kind: StepCopy, Start: th.runSince, End: h.now, Msg: -1, Pkt: -1, Bytes: th.chunk}
+	if th.phase == phaseService {
+		st.Kind, st.Bytes = StepService, 0
+	}
+	if th.msg >= 0 && th.phase == phaseCopy {
+		m := &h.msgs[th.msg]
+		st.Msg = m.seq
+		st.Delivered = done && m.copied+th.chunk >= m.size
+	}
+	h.tr.Step(st)
 }
 
 func (h *host) resume(th *thread) {
@@ -761,6 +799,7 @@ func (h *host) resume(th *thread) {
 		th.remaining = h.cfg.Cost.RecvNs + h.copyNs(th.chunk)
 	}
 	th.workEnd = h.now + th.remaining
+	th.runSince = h.now
 	th.gen++
 	h.q.push(th.workEnd, evThreadDone, th.id, th.gen)
 }
@@ -778,6 +817,7 @@ func (h *host) inWindow() bool { return h.now >= h.cfg.WarmupNs && h.now < h.mea
 // phaseDone moves a thread on when its current phase of work ends.
 func (h *host) phaseDone(ti int32) {
 	th := &h.threads[ti]
+	h.traceApp(th, true)
 	switch th.phase {
 	case phaseWake:
 		th.phase = phaseCopy
@@ -826,7 +866,7 @@ func (h *host) respond(th *thread) {
 // respGrant delivers one GRANT of a response to the NIC; flow is the
 // request's flow hash as int32 bits.
 func (h *host) respGrant(flow, left int32) {
-	h.nicArrival(packet{msg: -1, flow: uint32(flow), kind: balance.Grant})
+	h.nicArrival(packet{msg: -1, idx: -1, flow: uint32(flow), kind: balance.Grant})
 	if left > 1 {
 		h.q.push(h.now+h.linkNs(int32(h.cfg.Host.MTUPayload)), evRespGrant, flow, left-1)
 	}

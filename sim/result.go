@@ -36,7 +36,26 @@ type Result struct {
 	Deferrals          int64   `json:"ksoftirqd_deferrals"`
 	SimPktsPerSec      float64 `json:"-"` // packets simulated per wall-clock second (varies run to run)
 
+	// Timeline is each core's busy fraction (GRO + SoftIRQ + app work) per
+	// bin of the measured window, for heatmaps.
+	Timeline Timeline `json:"timeline"`
+	// HandoffCDF holds points (ns, cumulative fraction) of both handoff
+	// latency distributions, for plots.
+	HandoffCDF HandoffCDF `json:"handoff_cdf"`
+
 	Invariants Invariants `json:"invariants"`
+}
+
+// Timeline is a per-core series of busy fractions.
+type Timeline struct {
+	BinNs int64       `json:"bin_ns"`
+	Busy  [][]float64 `json:"busy"` // [core][bin]
+}
+
+// HandoffCDF holds CDF points of the two handoff latencies.
+type HandoffCDF struct {
+	GROToSoftIRQ [][2]float64 `json:"gro_to_softirq"`
+	SoftIRQToApp [][2]float64 `json:"softirq_to_app"`
 }
 
 // Bucket is the slowdown of the messages of sizes in (previous MaxBytes, MaxBytes].
@@ -132,7 +151,7 @@ type recorder struct {
 func newRecorder(cfg *Config, bounds []int, measureEnd int64) *recorder {
 	const maxNs = int64(100e9)
 	return &recorder{
-		ct:           stats.NewCoreTime(cfg.Host.Cores, cfg.WarmupNs, measureEnd, 100_000, 0.9),
+		ct:           stats.NewCoreTime(cfg.Host.Cores, cfg.WarmupNs, measureEnd, 100_000, 0.9, 250),
 		bounds:       bounds,
 		slow:         make([]*stats.Hist, len(bounds)),
 		counts:       make([]int64, len(bounds)),
@@ -214,6 +233,14 @@ func (r *recorder) fill(res *Result, cores int) {
 		res.Cores = append(res.Cores, CoreUse{ID: c, GRO: f(stats.GRO), SoftIRQ: f(stats.SoftIRQ), App: f(stats.App), Poll: f(stats.Poll), Idle: f(stats.Idle)})
 	}
 	res.HotspotFrac = round4(r.ct.HotspotFrac())
+	bin, busy := r.ct.Timeline()
+	for _, row := range busy {
+		for i := range row {
+			row[i] = round4(row[i])
+		}
+	}
+	res.Timeline = Timeline{BinNs: bin, Busy: busy}
+	res.HandoffCDF = HandoffCDF{GROToSoftIRQ: r.groToSoftirq.CDF(60), SoftIRQToApp: r.softirqToApp.CDF(60)}
 	if r.multiMsgs > 0 {
 		res.SoftIRQCoresPerMsg = round4(float64(r.multiCores) / float64(r.multiMsgs))
 	}

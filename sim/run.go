@@ -22,18 +22,18 @@ const (
 // Run simulates one scenario. The result depends only on cfg (wall_ms and
 // sim_pkts_per_sec aside).
 func Run(cfg Config) (*Result, error) {
-	return RunProgress(cfg, nil)
+	return RunWith(cfg, RunOptions{})
 }
 
-// RunProgress is Run with a callback that receives the simulated time done
-// and the time the run will end at most, in ns, about every 2^16 events.
-func RunProgress(cfg Config, progress func(done, end int64)) (*Result, error) {
+// RunWith is Run with progress reports and tracing.
+func RunWith(cfg Config, opt RunOptions) (*Result, error) {
 	start := time.Now()
 	h, err := newHost(cfg)
 	if err != nil {
 		return nil, err
 	}
-	h.loop(progress)
+	h.tr, h.trFrom, h.trTo = opt.Tracer, opt.TraceFrom, opt.TraceTo
+	h.loop(opt.Progress)
 	res := &Result{Config: h.cfg, Policy: cfg.Policy, Workload: cfg.Workload, Load: cfg.Load, SimNs: h.now, Incomplete: h.pending}
 	h.r.fill(res, cfg.Host.Cores)
 	wall := time.Since(start)

@@ -18,6 +18,8 @@ const (
 // more than a threshold fraction of the time.
 type CoreTime struct {
 	from, to   int64 // measurement window, ns
+	binNs      int64 // timeline bin
+	nbins      int
 	win        int64 // hotspot window length, ns
 	threshold  float64
 	cores      []coreAcct
@@ -31,14 +33,37 @@ type coreAcct struct {
 	total  [numActivities]int64
 	winIdx int64
 	winBsy int64
+	bins   []int64 // busy ns per timeline bin
 }
 
 // NewCoreTime accounts n cores, all idle at time 0, measuring [from, to).
-func NewCoreTime(n int, from, to, window int64, threshold float64) *CoreTime {
+// It also keeps a timeline of each core's busy time in at most maxBins bins
+// (a multiple of the hotspot window), for heatmaps.
+func NewCoreTime(n int, from, to, window int64, threshold float64, maxBins int) *CoreTime {
 	c := &CoreTime{from: from, to: to, win: window, threshold: threshold, cores: make([]coreAcct, n)}
 	nwin := (to - from + window - 1) / window
 	c.hot = make([]uint64, (nwin+63)/64)
+	per := (nwin + int64(maxBins) - 1) / int64(max(maxBins, 1))
+	c.binNs = max(per, 1) * window
+	c.nbins = int((to - from + c.binNs - 1) / c.binNs)
+	for i := range c.cores {
+		c.cores[i].bins = make([]int64, c.nbins)
+	}
 	return c
+}
+
+// Timeline returns the width of a timeline bin in ns and, per core, the
+// fraction of each bin it was busy (polling excluded).
+func (c *CoreTime) Timeline() (binNs int64, busy [][]float64) {
+	busy = make([][]float64, len(c.cores))
+	for i := range c.cores {
+		busy[i] = make([]float64, c.nbins)
+		for b, v := range c.cores[i].bins {
+			span := min(c.binNs, c.to-c.from-int64(b)*c.binNs)
+			busy[i][b] = float64(v) / float64(span)
+		}
+	}
+	return c.binNs, busy
 }
 
 // Set records that core switches to activity a at time now. Times of one
@@ -80,6 +105,7 @@ func (c *CoreTime) add(ca *coreAcct, t0, t1 int64) {
 		}
 		if busy {
 			ca.winBsy += end - t0
+			ca.bins[(t0-c.from)/c.binNs] += end - t0
 		}
 		t0 = end
 	}

@@ -85,6 +85,8 @@ type thread struct {
 	msg        int32
 	chunk      int32
 	workEnd    int64
+	pollUntil  int64 // end of the current poll
+	pollTimer  bool  // a poll timer event is pending
 	runSince   int64 // when the current phase last started running
 	remaining  int64
 	respSize   int32
@@ -166,6 +168,8 @@ type host struct {
 	rArrive, rSize, rSender, rSched *rand.Rand
 
 	meanGapNs  float64 // mean time between message departures
+	mtu        int32   // payload bytes per packet
+	mtuLinkNs  int64   // wire time of a full packet
 	rss        [rssTable]int32
 	chanCore   []int32
 	linkBps    float64 // bits per ns
@@ -202,6 +206,9 @@ func (h *host) copyNs(bytes int32) int64 {
 }
 
 func (h *host) linkNs(bytes int32) int64 {
+	if bytes == h.mtu {
+		return h.mtuLinkNs
+	}
 	return int64(math.Round(float64(int(bytes)+h.cfg.Host.HeaderBytes) * 8 / h.linkBps))
 }
 
@@ -891,8 +898,11 @@ func (h *host) threadWait(ti int32) {
 	c := &h.cores[th.core]
 	if h.cfg.App.PollUs > 0 && c.runq.len() == 0 {
 		th.state = tsPolling
-		th.gen++
-		h.q.push(h.now+int64(h.cfg.App.PollUs*1000), evPollEnd, ti, th.gen)
+		th.pollUntil = h.now + int64(h.cfg.App.PollUs*1000)
+		if !th.pollTimer { // else the pending timer fires earlier and re-arms
+			th.pollTimer = true
+			h.q.push(th.pollUntil, evPollEnd, ti, 0)
+		}
 		h.appActivity(c)
 		return
 	}
@@ -900,8 +910,20 @@ func (h *host) threadWait(ti int32) {
 	h.release(c)
 }
 
-func (h *host) pollEnd(ti int32) {
+// pollTimer fires a thread's poll timer. A thread keeps at most one timer
+// pending: one armed for an earlier poll re-arms itself for the current one,
+// so quick successions of polls cost one event, not one each.
+func (h *host) pollTimer(ti int32) {
 	th := &h.threads[ti]
+	th.pollTimer = false
+	if th.state != tsPolling {
+		return
+	}
+	if h.now < th.pollUntil {
+		th.pollTimer = true
+		h.q.push(th.pollUntil, evPollEnd, ti, 0)
+		return
+	}
 	th.state = tsSleeping
 	h.tab.AppActive(int(th.core), h.now) // its last poll iteration
 	h.release(&h.cores[th.core])

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -101,6 +102,8 @@ func newHost(cfg Config) (*host, error) {
 		measureEnd: cfg.WarmupNs + cfg.DurationNs,
 	}
 	h.stopAt = h.measureEnd + cfg.DrainNs
+	h.mtu = int32(cfg.Host.MTUPayload)
+	h.mtuLinkNs = int64(math.Round(float64(cfg.Host.MTUPayload+cfg.Host.HeaderBytes) * 8 / h.linkBps))
 	// Message departures: a Poisson process whose byte rate is load × link.
 	bytesPerNs := cfg.Load * cfg.Host.LinkGbps / 8
 	h.meanGapNs = dist.Mean() / bytesPerNs
@@ -172,7 +175,7 @@ func (h *host) loop(progress func(done, end int64)) {
 			h.r.inv.TimeReversals++
 		}
 		h.now = e.t
-		switch e.kind {
+		switch e.kind() {
 		case evArrival:
 			h.arrival()
 		case evLinkDone:
@@ -196,9 +199,7 @@ func (h *host) loop(progress func(done, end int64)) {
 				h.phaseDone(e.a)
 			}
 		case evPollEnd:
-			if th := &h.threads[e.a]; th.gen == e.b && th.state == tsPolling {
-				h.pollEnd(e.a)
-			}
+			h.pollTimer(e.a)
 		case evWake:
 			h.wake(e.a)
 		case evRespGrant:

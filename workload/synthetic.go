@@ -340,8 +340,9 @@ type pareto struct {
 }
 
 func (p *pareto) sample(r *rand.Rand) float64 {
-	u := 1 - r.Float64() // (0, 1]
-	return p.xm * math.Pow(u, -1/p.alpha)
+	u := 1 - r.Float64() // in (0, 1]
+	// xm * u^(-1/alpha), without math.Pow, which is several times slower.
+	return p.xm * math.Exp(-math.Log(u)/p.alpha)
 }
 
 func (p *pareto) cdf(n int) float64 {

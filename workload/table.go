@@ -225,7 +225,17 @@ type table struct {
 	sizes      []int     // ascending sizes in bytes
 	cum        []float64 // cum[i] = P(size <= sizes[i]); the last is 1
 	bytes      []float64 // bytes[i] = E[size; size <= sizes[i]]
+
+	// guide[k] is the first row whose cum exceeds k/(len(guide)-1): the row
+	// that Sample returns for u lies in [guide[k], guide[k+1]] when
+	// k = floor(u * (len(guide)-1)), a range of about one row, so that
+	// Sample seldom searches. len(guide)-1 is a power of two, which makes
+	// u * (len(guide)-1) and k/(len(guide)-1) exact.
+	guide []int32
 }
+
+// maxGuide bounds the guide table of a table (4 bytes per entry).
+const maxGuide = 1 << 16
 
 // newTable builds a table from ascending sizes and their non-decreasing
 // cumulative fractions (the last exactly 1), truncated at maxBytes: the
@@ -254,6 +264,20 @@ func newTable(name, desc string, sizes []int, cum []float64, maxBytes int) *tabl
 	}
 	add(maxBytes, 1) // no-op unless some mass lies at or above maxBytes
 	t.sizes = t.sizes[:len(t.sizes):len(t.sizes)]
+
+	g := 1
+	for g < len(t.sizes) && g < maxGuide {
+		g *= 2
+	}
+	t.guide = make([]int32, g+1)
+	i := 0
+	for k := range t.guide {
+		u := float64(k) / float64(g)
+		for i < len(t.cum)-1 && t.cum[i] <= u {
+			i++
+		}
+		t.guide[k] = int32(i)
+	}
 	return t
 }
 
@@ -266,7 +290,9 @@ func (t *table) Mean() float64    { return t.bytes[len(t.bytes)-1] }
 // uniform draw from [0, 1).
 func (t *table) Sample(r *rand.Rand) int {
 	u := r.Float64()
-	lo, hi := 0, len(t.cum)-1 // cum[hi] == 1 > u
+	g := len(t.guide) - 1
+	k := int(u * float64(g)) // < g, as u < 1
+	lo, hi := int(t.guide[k]), int(t.guide[k+1])
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
 		if t.cum[mid] > u {

@@ -318,3 +318,57 @@ func prevCum(d *table, i int) float64 {
 	}
 	return d.cum[i-1]
 }
+
+// rawSource makes r.Float64() return k/2^53 for the given k.
+type rawSource struct {
+	k []uint64
+	i int
+}
+
+func (s *rawSource) Uint64() uint64 {
+	v := s.k[s.i%len(s.k)]
+	s.i++
+	return v
+}
+
+// TestTableSampleGuide checks the guided search of Sample against a scan
+// for the first row whose fraction exceeds u, at every row boundary and at
+// random points.
+func TestTableSampleGuide(t *testing.T) {
+	const one = 1 << 53
+	for _, c := range allCases {
+		d, ok := mustResolve(t, c.spec, Options{MaxBytes: c.max}).(*table)
+		if !ok {
+			continue
+		}
+		var ks []uint64
+		for _, f := range d.cum {
+			k := uint64(f * one) // the largest u <= f
+			for _, v := range []uint64{k - 1, k, k + 1} {
+				if v < one {
+					ks = append(ks, v)
+				}
+			}
+		}
+		r := rand.New(rand.NewPCG(5, 5))
+		for range 10000 {
+			ks = append(ks, r.Uint64N(one))
+		}
+		ks = append(ks, 0, one-1)
+		src := &rawSource{k: ks}
+		sr := rand.New(src)
+		for _, k := range ks {
+			u := float64(k) / one
+			want := d.sizes[len(d.sizes)-1]
+			for i, f := range d.cum {
+				if f > u {
+					want = d.sizes[i]
+					break
+				}
+			}
+			if got := d.Sample(sr); got != want {
+				t.Fatalf("%s: u = %v: %d, want %d", c.spec, u, got, want)
+			}
+		}
+	}
+}

@@ -39,7 +39,7 @@ and the policies that came before and after them.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
-	root.AddCommand(newCompareCmd(), newSimCmd(), newPoliciesCmd(), newWorkloadCmd())
+	root.AddCommand(newCompareCmd(), newSimCmd(), newSweepCmd(), newMergeCmd(), newPoliciesCmd(), newWorkloadCmd())
 	return root
 }
 

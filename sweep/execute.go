@@ -1,0 +1,414 @@
+package sweep
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/homalb/homalb/sim"
+)
+
+// Manifest describes an experiment's runs; every shard writes the same one,
+// which is how Merge knows the shards belong together and in which order
+// results go.
+type Manifest struct {
+	Name    string     `json:"name"`
+	Columns []string   `json:"columns"`
+	Runs    []RunEntry `json:"runs"`
+}
+
+// RunEntry is one run of a manifest.
+type RunEntry struct {
+	Index  int               `json:"index"`
+	Hash   string            `json:"hash"`
+	Values map[string]string `json:"values"`
+}
+
+// RunFile is what runs/HASH.json holds.
+type RunFile struct {
+	Hash   string            `json:"hash"`
+	Index  int               `json:"index"`
+	Values map[string]string `json:"values"`
+	Result *sim.Result       `json:"result"`
+}
+
+// Options control Execute.
+type Options struct {
+	Dir     string
+	Workers int // parallel runs; 0 = GOMAXPROCS
+	Shard   int // run the runs whose index ≡ Shard (mod Shards)
+	Shards  int // 0 or 1: no sharding
+	// Progress, if set, is called after each run with the runs done and the
+	// runs to do in this invocation (skipped runs count as done).
+	Progress func(done, total int)
+}
+
+// Report tells what Execute did.
+type Report struct {
+	Planned, Mine, Ran, Skipped int
+	Workers                     int
+	Wall                        time.Duration // of the whole invocation
+	RunWall                     time.Duration // sum of the runs' own wall times
+	Complete                    bool          // every run of the manifest is in Dir (results.csv written)
+}
+
+// Efficiency is the parallel efficiency of the runs that ran: their summed
+// wall time over (workers × elapsed time). 1 is perfect scaling.
+func (r Report) Efficiency() float64 {
+	if r.Wall <= 0 || r.Workers <= 0 {
+		return 0
+	}
+	return r.RunWall.Seconds() / (float64(min(r.Workers, max(r.Ran, 1))) * r.Wall.Seconds())
+}
+
+// ParseShard reads "i/n" with 0 ≤ i < n.
+func ParseShard(s string) (i, n int, err error) {
+	a, b, ok := bytes.Cut([]byte(s), []byte("/"))
+	if ok {
+		i, err = strconv.Atoi(string(a))
+		if err == nil {
+			n, err = strconv.Atoi(string(b))
+		}
+	}
+	if !ok || err != nil || n < 1 || i < 0 || i >= n {
+		return 0, 0, fmt.Errorf("shard %q: want i/n with 0 ≤ i < n, e.g. 0/4", s)
+	}
+	return i, n, nil
+}
+
+func manifest(e *Experiment, runs []Run) Manifest {
+	m := Manifest{Name: e.Name, Columns: e.Columns()}
+	for _, r := range runs {
+		m.Runs = append(m.Runs, RunEntry{Index: r.Index, Hash: r.Hash, Values: r.Values})
+	}
+	return m
+}
+
+// Execute runs the experiment's runs (or one shard of them) into opt.Dir,
+// skipping those already there, and writes results.csv and summary.csv when
+// every run of the experiment is present.
+func Execute(e *Experiment, runs []Run, opt Options) (Report, error) {
+	start := time.Now()
+	rep := Report{Planned: len(runs), Workers: opt.Workers}
+	if rep.Workers <= 0 {
+		rep.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opt.Shards <= 0 {
+		opt.Shards = 1
+	}
+	if err := os.MkdirAll(filepath.Join(opt.Dir, "runs"), 0o755); err != nil {
+		return rep, err
+	}
+	m := manifest(e, runs)
+	if err := checkManifest(opt.Dir, m); err != nil {
+		return rep, err
+	}
+	if err := writeAtomic(filepath.Join(opt.Dir, "manifest.json"), mustJSON(m)); err != nil {
+		return rep, err
+	}
+	var todo []Run
+	for _, r := range runs {
+		if r.Index%opt.Shards != opt.Shard {
+			continue
+		}
+		rep.Mine++
+		if have, _ := readRun(opt.Dir, r.Hash); have != nil {
+			rep.Skipped++
+			continue
+		}
+		todo = append(todo, r)
+	}
+	var (
+		mu       sync.Mutex
+		firstErr error
+		done     = rep.Skipped
+		wg       sync.WaitGroup
+		work     = make(chan Run)
+	)
+	if opt.Progress != nil {
+		opt.Progress(done, rep.Mine)
+	}
+	for w := 0; w < min(rep.Workers, max(len(todo), 1)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range work {
+				t0 := time.Now()
+				res, err := sim.Run(r.Config)
+				if err == nil {
+					err = writeAtomic(runPath(opt.Dir, r.Hash), mustJSON(RunFile{Hash: r.Hash, Index: r.Index, Values: r.Values, Result: res}))
+				}
+				mu.Lock()
+				rep.RunWall += time.Since(t0)
+				if err != nil && firstErr == nil {
+					firstErr = fmt.Errorf("run %d: %w", r.Index, err)
+				}
+				if err == nil {
+					rep.Ran++
+				}
+				done++
+				if opt.Progress != nil {
+					opt.Progress(done, rep.Mine)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, r := range todo {
+		work <- r
+	}
+	close(work)
+	wg.Wait()
+	rep.Wall = time.Since(start)
+	if firstErr != nil {
+		return rep, firstErr
+	}
+	complete, err := writeResults(opt.Dir, m)
+	rep.Complete = complete
+	return rep, err
+}
+
+// checkManifest refuses to mix two different experiments in one directory.
+func checkManifest(dir string, m Manifest) error {
+	old, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(old, mustJSON(m)) {
+		return fmt.Errorf("%s holds the results of another experiment (manifest.json differs); use another directory", dir)
+	}
+	return nil
+}
+
+func runPath(dir, hash string) string { return filepath.Join(dir, "runs", hash+".json") }
+
+// readRun returns a run's file if it exists and is whole and matches hash;
+// nil otherwise (a partial or foreign file is run again).
+func readRun(dir, hash string) (*RunFile, error) {
+	data, err := os.ReadFile(runPath(dir, hash))
+	if err != nil {
+		return nil, err
+	}
+	var rf RunFile
+	if err := json.Unmarshal(data, &rf); err != nil {
+		return nil, fmt.Errorf("%s: %w", runPath(dir, hash), err)
+	}
+	if rf.Hash != hash || rf.Result == nil {
+		return nil, fmt.Errorf("%s: holds run %s", runPath(dir, hash), rf.Hash)
+	}
+	return &rf, nil
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.MarshalIndent(v, "", " ")
+	if err != nil {
+		panic(err)
+	}
+	return append(b, '\n')
+}
+
+// writeAtomic writes a file so that readers never see it half written.
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// Metric is one number reported per run.
+type Metric struct {
+	Name string
+	Get  func(*sim.Result) float64
+}
+
+// Metrics are the columns of results.csv after the axes, in order.
+var Metrics = []Metric{
+	{"messages", func(r *sim.Result) float64 { return float64(r.Messages) }},
+	{"incomplete", func(r *sim.Result) float64 { return float64(r.Incomplete) }},
+	{"short_p50", func(r *sim.Result) float64 { return r.Short.P50 }},
+	{"short_p99", func(r *sim.Result) float64 { return r.Short.P99 }},
+	{"short_p999", func(r *sim.Result) float64 { return r.Short.P999 }},
+	{"all_p50", func(r *sim.Result) float64 { return r.All.P50 }},
+	{"all_p99", func(r *sim.Result) float64 { return r.All.P99 }},
+	{"all_p999", func(r *sim.Result) float64 { return r.All.P999 }},
+	{"latency_mean_ns", func(r *sim.Result) float64 { return r.LatencyNs.Mean }},
+	{"latency_p99_ns", func(r *sim.Result) float64 { return float64(r.LatencyNs.P99) }},
+	{"gro_softirq_p99_ns", func(r *sim.Result) float64 { return float64(r.HandoffNs.GROToSoftIRQ.P99) }},
+	{"softirq_app_p99_ns", func(r *sim.Result) float64 { return float64(r.HandoffNs.SoftIRQToApp.P99) }},
+	{"busiest_core", busiest},
+	{"protocol_cores", protocolCores},
+	{"hotspot_frac", func(r *sim.Result) float64 { return r.HotspotFrac }},
+	{"softirq_cores_per_msg", func(r *sim.Result) float64 { return r.SoftIRQCoresPerMsg }},
+	{"mean_batch", func(r *sim.Result) float64 { return r.MeanBatch }},
+	{"bypass_frac", func(r *sim.Result) float64 { return r.BypassFrac }},
+}
+
+func busiest(r *sim.Result) float64 {
+	b := 0.0
+	for _, c := range r.Cores {
+		b = max(b, c.Busy())
+	}
+	return b
+}
+
+// protocolCores counts the cores that spent at least 1% of the time in GRO
+// or SoftIRQ: how many cores protocol work touches.
+func protocolCores(r *sim.Result) float64 {
+	n := 0
+	for _, c := range r.Cores {
+		if c.GRO+c.SoftIRQ >= 0.01 {
+			n++
+		}
+	}
+	return float64(n)
+}
+
+// MetricByName finds a metric of Metrics.
+func MetricByName(name string) (Metric, bool) {
+	for _, m := range Metrics {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Metric{}, false
+}
+
+func fmtFloat(x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return ""
+	}
+	return strconv.FormatFloat(x, 'g', -1, 64)
+}
+
+// writeResults writes results.csv and summary.csv if every run of m is in
+// dir, and reports whether it did.
+func writeResults(dir string, m Manifest) (bool, error) {
+	files := make([]*RunFile, len(m.Runs))
+	for i, r := range m.Runs {
+		rf, err := readRun(dir, r.Hash)
+		if err != nil {
+			return false, nil // not complete (yet): a shard, or failed runs
+		}
+		files[i] = rf
+	}
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	header := append([]string{"run", "hash"}, m.Columns...)
+	for _, mt := range Metrics {
+		header = append(header, mt.Name)
+	}
+	w.Write(header)
+	for i, rf := range files {
+		row := []string{strconv.Itoa(m.Runs[i].Index), rf.Hash}
+		for _, c := range m.Columns {
+			row = append(row, rf.Values[c])
+		}
+		for _, mt := range Metrics {
+			row = append(row, fmtFloat(mt.Get(rf.Result)))
+		}
+		w.Write(row)
+	}
+	w.Flush()
+	if err := writeAtomic(filepath.Join(dir, "results.csv"), buf.Bytes()); err != nil {
+		return false, err
+	}
+	sum := Summarize(m, files)
+	if err := writeAtomic(filepath.Join(dir, "summary.csv"), sum.CSV()); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Load reads a complete results directory: its manifest and every run.
+func Load(dir string) (Manifest, []*RunFile, error) {
+	var m Manifest
+	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		return m, nil, fmt.Errorf("results %s: %w", dir, err)
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return m, nil, fmt.Errorf("results %s: manifest.json: %w", dir, err)
+	}
+	files := make([]*RunFile, len(m.Runs))
+	for i, r := range m.Runs {
+		if files[i], err = readRun(dir, r.Hash); err != nil {
+			return m, nil, fmt.Errorf("results %s: run %d missing or damaged: %w", dir, r.Index, err)
+		}
+	}
+	return m, files, nil
+}
+
+// Merge joins shard directories into out: the runs of all shards, and the
+// same results.csv and summary.csv a single-machine run writes. Every shard
+// must come from the same experiment and every run must be present.
+func Merge(shards []string, out string) (int, error) {
+	if len(shards) == 0 {
+		return 0, fmt.Errorf("merge: no shard directory")
+	}
+	var m Manifest
+	var first []byte
+	for i, d := range shards {
+		data, err := os.ReadFile(filepath.Join(d, "manifest.json"))
+		if err != nil {
+			return 0, fmt.Errorf("merge: %w", err)
+		}
+		if i == 0 {
+			first = data
+			if err := json.Unmarshal(data, &m); err != nil {
+				return 0, fmt.Errorf("merge: %s: %w", d, err)
+			}
+		} else if !bytes.Equal(data, first) {
+			return 0, fmt.Errorf("merge: %s is from another experiment than %s", d, shards[0])
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(out, "runs"), 0o755); err != nil {
+		return 0, err
+	}
+	if err := checkManifest(out, m); err != nil {
+		return 0, err
+	}
+	if err := writeAtomic(filepath.Join(out, "manifest.json"), first); err != nil {
+		return 0, err
+	}
+	missing := 0
+	for _, r := range m.Runs {
+		found := false
+		for _, d := range shards {
+			data, err := os.ReadFile(runPath(d, r.Hash))
+			if err != nil {
+				continue
+			}
+			if _, err := readRun(d, r.Hash); err != nil {
+				return 0, fmt.Errorf("merge: %w", err)
+			}
+			if filepath.Clean(d) != filepath.Clean(out) {
+				if err := writeAtomic(runPath(out, r.Hash), data); err != nil {
+					return 0, err
+				}
+			}
+			found = true
+			break
+		}
+		if !found {
+			missing++
+		}
+	}
+	if missing > 0 {
+		return len(m.Runs) - missing, fmt.Errorf("merge: %d of %d runs missing; run the missing shards (same command) and merge again", missing, len(m.Runs))
+	}
+	_, err := writeResults(out, m)
+	return len(m.Runs), err
+}

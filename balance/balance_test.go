@@ -109,7 +109,7 @@ func TestRegisterRejectsDuplicates(t *testing.T) {
 // table at once; under -race it checks that the table is safe to share, and
 // in any mode that every decision stays in range and backlogs balance.
 func TestConcurrentUse(t *testing.T) {
-	for _, name := range []string{"rps", "same", "next", "idle", "gen2", "gen3"} {
+	for _, name := range Names() {
 		tab, _ := NewTable(8)
 		b, err := New(name, tab, DefaultOptions())
 		if err != nil {

@@ -30,6 +30,34 @@ type Info struct {
 	HomaGRO bool
 	// New builds the policy for a table with the given options.
 	New func(t *Table, o Options) (Policy, error)
+	// GROCores gives the policy's deployment: the cores whose NIC channels
+	// feed GRO on a host of n cores. Nil means every core (one channel per
+	// core, as Gen2 was deployed).
+	GROCores func(n int, o Options) ([]int, error)
+}
+
+// DeployedGROCores returns the GRO cores of a policy's deployment on n cores.
+func (i Info) DeployedGROCores(n int, o Options) ([]int, error) {
+	if i.GROCores != nil {
+		return i.GROCores(n, o)
+	}
+	all := make([]int, n)
+	for c := range all {
+		all[c] = c
+	}
+	return all, nil
+}
+
+// gen3GROCores is the GRO cores of Gen3's layout (explicit or deployed).
+func gen3GROCores(n int, o Options) ([]int, error) {
+	groups := o.Gen3Groups
+	if groups == nil {
+		var err error
+		if groups, err = DeployedGen3Groups(n); err != nil {
+			return nil, err
+		}
+	}
+	return GROCores(groups), nil
 }
 
 var catalog = []Info{
@@ -44,7 +72,9 @@ var catalog = []Info{
 	{Name: "gen2", Rule: "first of the next 4 cores with no SoftIRQ backlog and no GRO in the busy window; none: rotate 1,2,3,4 per GRO core; chosen backlog +1", HomaGRO: true,
 		New: func(t *Table, o Options) (Policy, error) { return gen2{scan: o.ScanCores, busy: o.BusyNs}, nil }},
 	{Name: "gen3", Rule: "first SoftIRQ core of the GRO core's group not app-active in the busy window, else the first; marks its last_active", HomaGRO: true,
-		New: newGen3},
+		New: newGen3, GROCores: gen3GROCores},
+	{Name: "gen4", Rule: "GRO on Gen3's cores; SoftIRQ on an elastic pool of the other cores: stay on the last core while it has no backlog, else the least backlogged of 4 sampled; grow the pool under pressure, shrink it after 2 ms without", HomaGRO: true,
+		New: newGen4, GROCores: gen3GROCores},
 }
 
 // Register adds a policy to the catalog, so that [New] and the CLI find it by

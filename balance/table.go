@@ -25,7 +25,8 @@ type coreState struct {
 	lastAppActive atomic.Int64 // ns; latest app-thread activity, or handoff to a thread here
 	backlog       atomic.Int32 // batches steered here by Gen2 minus SoftIRQ batches ended here
 	rotation      atomic.Int32 // Gen2 offset 1..4 used when every candidate is busy (as GRO core)
-	_             [32]byte
+	lastPick      atomic.Int32 // gen4: the SoftIRQ core this GRO core chose last, −1 none
+	_             [28]byte
 }
 
 // Table is the per-core activity table shared by the policies, the thread
@@ -56,6 +57,7 @@ func (t *Table) Reset() {
 		c.lastAppActive.Store(Never)
 		c.backlog.Store(0)
 		c.rotation.Store(0)
+		c.lastPick.Store(-1)
 	}
 }
 

@@ -41,7 +41,8 @@ type HostConfig struct {
 	MTUPayload  int     `yaml:"mtu_payload" json:"mtu_payload"` // message bytes per packet
 	HeaderBytes int     `yaml:"header_bytes" json:"header_bytes"`
 	// GROCores are the cores serving NIC channels, one channel each; empty
-	// means the policy's deployment: gen3's GRO cores, all cores otherwise.
+	// means the policy's deployment: Gen3's GRO cores for gen3 and gen4,
+	// every core otherwise.
 	GROCores  []int `yaml:"gro_cores,flow" json:"gro_cores"`
 	RSSByPort bool  `yaml:"rss_by_port" json:"rss_by_port"` // RSS hashes the sender port too, not just the host
 }
@@ -260,21 +261,11 @@ func (c *Config) groCores(o balance.Options) ([]int, error) {
 	if len(c.Host.GROCores) > 0 {
 		return c.Host.GROCores, nil
 	}
-	if c.Policy == "gen3" {
-		groups := o.Gen3Groups
-		if groups == nil {
-			var err error
-			if groups, err = balance.DeployedGen3Groups(c.Host.Cores); err != nil {
-				return nil, err
-			}
-		}
-		return balance.GROCores(groups), nil
+	info, err := balance.Lookup(c.Policy)
+	if err != nil {
+		return nil, err
 	}
-	all := make([]int, c.Host.Cores)
-	for i := range all {
-		all[i] = i
-	}
-	return all, nil
+	return info.DeployedGROCores(c.Host.Cores, o)
 }
 
 func yamlName(f reflect.StructField) string {

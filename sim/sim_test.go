@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/homalb/homalb/balance"
 )
 
 // The workload tables live beside the repository, never in it.
@@ -85,7 +87,7 @@ func TestInvariantsAcrossScenarios(t *testing.T) {
 		"port":    func(c *Config) { c.Host.RSSByPort = true; c.Cost.AppNs = 0 },
 	}
 	for name, tw := range scenarios {
-		for _, p := range []string{"rps", "same", "next", "idle", "gen2", "gen3"} {
+		for _, p := range balance.Names() {
 			c := short(p, "w4", 0.8)
 			c.Policy = p
 			tw(&c)

@@ -111,7 +111,9 @@ func TestRegisterRejectsDuplicates(t *testing.T) {
 func TestConcurrentUse(t *testing.T) {
 	for _, name := range Names() {
 		tab, _ := NewTable(8)
-		b, err := New(name, tab, DefaultOptions())
+		o := DefaultOptions()
+		o.Oracle = func(g, c int) int64 { return int64(c * g % 7) }
+		b, err := New(name, tab, o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,5 +150,27 @@ func TestConcurrentUse(t *testing.T) {
 				t.Errorf("gen2: backlogs add up to %d, want %d", total, 4*2000)
 			}
 		}
+	}
+}
+
+// TestOracle: the oracle takes the non-GRO core with the least delay its
+// driver reports (first on ties), and refuses to run without a driver.
+func TestOracle(t *testing.T) {
+	tab, _ := NewTable(8) // GRO cores 0 and 2
+	if _, err := New("oracle", tab, DefaultOptions()); err == nil {
+		t.Fatal("oracle ran without a driver's knowledge")
+	}
+	delays := map[int]int64{0: -5, 1: 40, 2: -9, 3: 10, 4: 10, 5: 30, 6: 11, 7: 99}
+	o := DefaultOptions()
+	o.Oracle = func(g, c int) int64 { return delays[c] }
+	b, err := New("oracle", tab, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := b.SoftIRQCore(0, 0, 5, 1000); c != 3 {
+		t.Fatalf("oracle chose %d, want 3 (GRO cores excluded, first of the ties)", c)
+	}
+	if tab.Core(3).LastActive != 1000 {
+		t.Error("oracle did not mark its choice active")
 	}
 }

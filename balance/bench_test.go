@@ -9,7 +9,9 @@ func BenchmarkDecision(b *testing.B) {
 	for _, name := range Names() {
 		b.Run(name, func(b *testing.B) {
 			tab, _ := NewTable(20)
-			bal, err := New(name, tab, DefaultOptions())
+			o := DefaultOptions()
+			o.Oracle = func(g, c int) int64 { return int64(c ^ g) }
+			bal, err := New(name, tab, o)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -40,6 +40,10 @@ type Options struct {
 	Gen3Groups []Group
 	// HashSeed seeds the flow hash of the rps policy.
 	HashSeed uint64
+	// Oracle, for the oracle policy only, returns how long (ns) a batch
+	// handed off now by GRO core gro would wait before core starts it. Only
+	// a simulator can know this.
+	Oracle func(gro, core int) int64
 }
 
 // DefaultOptions returns Homa's module defaults: 100 µs busy window, 5 µs

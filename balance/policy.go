@@ -75,6 +75,8 @@ var catalog = []Info{
 		New: newGen3, GROCores: gen3GROCores},
 	{Name: "gen4", Rule: "GRO on Gen3's cores; SoftIRQ on an elastic pool of the other cores: stay on the last core while it has no backlog, else the least backlogged of 4 sampled; grow the pool under pressure, shrink it after 2 ms without", HomaGRO: true,
 		New: newGen4, GROCores: gen3GROCores},
+	{Name: "oracle", Rule: "reference that cheats: the non-GRO core where the batch would start soonest, from the driver's exact knowledge of queued work (simulator only)", HomaGRO: true,
+		New: newOracle, GROCores: gen3GROCores},
 }
 
 // Register adds a policy to the catalog, so that [New] and the CLI find it by

@@ -227,6 +227,9 @@ func (c *Config) balanceOptions() (balance.Options, error) {
 	o.SameCoreSingle = c.Balance.SameCore
 	o.ScanCores = c.Balance.ScanCores
 	o.HashSeed = c.Seed
+	// The oracle's knowledge comes from the running host (newHost sets it);
+	// for validation any function will do.
+	o.Oracle = func(int, int) int64 { return 0 }
 	if c.Balance.Gen3Groups != "" {
 		g, err := balance.ParseGroups(c.Balance.Gen3Groups)
 		if err != nil {

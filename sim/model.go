@@ -30,6 +30,7 @@ type packet struct {
 type batch struct {
 	pkts    []packet
 	flushed int64 // when GRO handed it off
+	costNs  int64 // oracle only: its cost as estimated at the handoff
 }
 
 // message is one incoming message, from its departure at the sender to its
@@ -107,6 +108,7 @@ type core struct {
 	stepPkt  packet
 	stepGen  int32
 	stepAt   int64 // start of the current step
+	stepEnd  int64 // end of the current step
 	runStart int64 // start of the current continuous softirq run
 	deferTo  int64 // ksoftirqd: softirq waits for the app until then
 
@@ -193,8 +195,9 @@ type host struct {
 	pending    int64 // measured messages not yet delivered
 	stopped    bool
 
-	r       *recorder
-	nextSeq int64
+	r          *recorder
+	nextSeq    int64
+	inflightNs []int64 // per core: cost of batches handed to it, not yet arrived (oracle only)
 
 	tr           Tracer // nil unless tracing
 	trFrom, trTo int64
@@ -431,7 +434,7 @@ func (h *host) startStep(c *core, kind uint8, p packet, d int64, act stats.Activ
 		h.r.inv.CoreOverlaps++
 	}
 	c.stepKind, c.stepPkt = kind, p
-	c.stepAt = h.now
+	c.stepAt, c.stepEnd = h.now, h.now+d
 	c.stepGen++
 	h.r.ct.Set(int(c.id), act, h.now)
 	h.q.push(h.now+d, evCoreStep, c.id, c.stepGen)
@@ -611,12 +614,55 @@ func (h *host) flush(c *core) {
 		h.beginBatch(c, bi) // processed right away, before the poll goes on
 		return
 	}
+	if h.inflightNs != nil {
+		bt.costNs = h.batchNs(&h.cores[target], bt)
+		h.inflightNs[target] += bt.costNs
+	}
 	h.q.push(h.now+h.cfg.Cost.HandoffNs, evBatchArrive, int32(target), bi)
 }
 
 func (h *host) batchArrives(c *core, bi int32) {
+	if h.inflightNs != nil {
+		h.inflightNs[c.id] -= h.batches[bi].costNs
+	}
 	c.backlog.push(bi)
 	h.enterSoftirq(c)
+}
+
+// batchNs is what processing a batch on c would cost now.
+func (h *host) batchNs(c *core, bt *batch) int64 {
+	var d int64
+	for _, p := range bt.pkts {
+		d += h.softirqCost(c, p)
+	}
+	return d
+}
+
+// oracleDelay is what the oracle policy knows and no real policy can: how
+// long a batch handed off now by GRO core gro would wait before core starts
+// it — the handoff, the rest of the core's current step, the batches queued
+// for it or on their way, the rest of the batch in progress, and the packets
+// waiting in its NIC ring.
+func (h *host) oracleDelay(gro, core int) int64 {
+	c := &h.cores[core]
+	var d int64
+	if core != gro {
+		d += h.cfg.Cost.HandoffNs
+	}
+	if c.stepKind != stepNone {
+		d += c.stepEnd - h.now
+	}
+	d += h.inflightNs[core] // may include batches arriving after ours: a small overestimate
+	for i := 0; i < c.backlog.len(); i++ {
+		d += h.batchNs(c, &h.batches[c.backlog.buf[(c.backlog.head+i)%len(c.backlog.buf)]])
+	}
+	if c.cur >= 0 {
+		bt := &h.batches[c.cur]
+		for _, p := range bt.pkts[c.curIdx:] {
+			d += h.softirqCost(c, p)
+		}
+	}
+	return d + int64(c.ring.len())*h.cfg.Cost.GRONs
 }
 
 // beginBatch starts SoftIRQ processing of a batch: control packets and

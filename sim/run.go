@@ -77,6 +77,8 @@ func newHost(cfg Config) (*host, error) {
 	if err != nil {
 		return nil, err
 	}
+	var h *host
+	opts.Oracle = func(gro, core int) int64 { return h.oracleDelay(gro, core) }
 	bal, err := balance.New(cfg.Policy, tab, opts)
 	if err != nil {
 		return nil, err
@@ -90,7 +92,7 @@ func newHost(cfg Config) (*host, error) {
 	cfg.Host.GROCores = gro
 	cfg.Balance.GROBusyUs = cfg.groBusyUs()
 	n := cfg.Host.Cores
-	h := &host{
+	h = &host{
 		cfg: cfg, bal: bal, tab: tab, dist: dist,
 		rArrive:    newRand(cfg.Seed, streamArrivals),
 		rSize:      newRand(cfg.Seed, streamSizes),
@@ -102,6 +104,9 @@ func newHost(cfg Config) (*host, error) {
 		measureEnd: cfg.WarmupNs + cfg.DurationNs,
 	}
 	h.stopAt = h.measureEnd + cfg.DrainNs
+	if cfg.Policy == "oracle" {
+		h.inflightNs = make([]int64, n)
+	}
 	h.mtu = int32(cfg.Host.MTUPayload)
 	h.mtuLinkNs = int64(math.Round(float64(cfg.Host.MTUPayload+cfg.Host.HeaderBytes) * 8 / h.linkBps))
 	// Message departures: a Poisson process whose byte rate is load × link.

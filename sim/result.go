@@ -20,6 +20,12 @@ type Result struct {
 	Messages   int64 `json:"messages"`
 	Packets    int64 `json:"packets"`
 	Incomplete int64 `json:"incomplete"` // measured messages not delivered by the end of the drain
+	// Overloaded: more than 200,000 messages were alive at once, so the run
+	// stopped early; its latencies describe an overloaded host.
+	Overloaded bool `json:"overloaded"`
+	// OfferedCores estimates the CPU the traffic asks for, in cores, if every
+	// message took the unloaded path. Above host.cores no policy can keep up.
+	OfferedCores float64 `json:"offered_cores"`
 
 	Slowdown  []Bucket    `json:"slowdown"`   // by message size
 	Short     Percentiles `json:"short"`      // slowdown of one-packet messages

@@ -35,7 +35,8 @@ func RunWith(cfg Config, opt RunOptions) (*Result, error) {
 	}
 	h.tr, h.trFrom, h.trTo = opt.Tracer, opt.TraceFrom, opt.TraceTo
 	h.loop(opt.Progress)
-	res := &Result{Config: h.cfg, Policy: cfg.Policy, Workload: cfg.Workload, Load: cfg.Load, SimNs: h.now, Incomplete: h.pending}
+	res := &Result{Config: h.cfg, Policy: cfg.Policy, Workload: cfg.Workload, Load: cfg.Load, SimNs: h.now, Incomplete: h.pending,
+		Overloaded: h.overloaded, OfferedCores: round4(h.offeredCores())}
 	h.r.fill(res, cfg.Host.Cores)
 	wall := time.Since(start)
 	res.WallMs = float64(wall.Microseconds()) / 1000
@@ -160,6 +161,27 @@ func newHost(cfg Config) (*host, error) {
 	h.q.push(0, evArrival, 0, 0)
 	h.q.push(h.stopAt, evStop, 0, 0)
 	return h, nil
+}
+
+// offeredCores estimates the CPU work the traffic asks for, in cores, if
+// every message took the unloaded path: per message the first-packet
+// SoftIRQ cost, one wake-up and receive call, the copy and the service time;
+// per packet GRO and SoftIRQ; per response GRANT GRO and its SoftIRQ. Above
+// the host's core count no policy can keep up.
+func (h *host) offeredCores() float64 {
+	c := h.cfg.Cost
+	perMsgPerNs := 1 / h.meanGapNs
+	mean := h.dist.Mean()
+	mtu := float64(h.cfg.Host.MTUPayload)
+	pkts := mean/mtu + 0.5 // a message wastes half a packet on average
+	grants := 0.0
+	if h.cfg.Traffic.Responses {
+		// upper bound: every byte beyond the unscheduled ones is granted
+		grants = math.Max(0, (mean-float64(h.cfg.Traffic.UnschedBytes))/mtu)
+	}
+	perMsg := float64(c.SoftIRQFirstNs+c.WakePollNs+c.RecvNs+c.AppNs) + mean*c.CopyNsPerKB/1024 +
+		pkts*float64(c.GRONs+c.SoftIRQNs) + grants*float64(c.GRONs+c.GrantNs)
+	return perMsgPerNs * perMsg
 }
 
 // startWaiting puts a thread that owns its core into the waiting state at

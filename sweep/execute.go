@@ -254,6 +254,13 @@ var Metrics = []Metric{
 	{"softirq_cores_per_msg", func(r *sim.Result) float64 { return r.SoftIRQCoresPerMsg }},
 	{"mean_batch", func(r *sim.Result) float64 { return r.MeanBatch }},
 	{"bypass_frac", func(r *sim.Result) float64 { return r.BypassFrac }},
+	{"offered_cores", func(r *sim.Result) float64 { return r.OfferedCores }},
+	{"overloaded", func(r *sim.Result) float64 {
+		if r.Overloaded {
+			return 1
+		}
+		return 0
+	}},
 }
 
 func busiest(r *sim.Result) float64 {

@@ -227,3 +227,39 @@ func TestParseShard(t *testing.T) {
 		}
 	}
 }
+
+func TestPivot(t *testing.T) {
+	s := Summary{Columns: []string{"load", "policy"}}
+	idx := 0
+	for i, m := range Metrics {
+		if m.Name == "short_p99" {
+			idx = i
+		}
+	}
+	add := func(load, p string, mean float64) {
+		est := make([]Estimate, len(Metrics))
+		est[idx] = Estimate{N: 10, Mean: mean, CI95: 0.5}
+		s.Groups = append(s.Groups, Group{Values: map[string]string{"load": load, "policy": p}, Estimates: est})
+	}
+	add("0.5", "gen2", 3)
+	add("0.5", "gen4", 1)
+	add("0.8", "gen2", 5)
+	add("0.8", "gen4", 4.8)
+	tab, err := Pivot(s, "short_p99", "policy", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tab.Rows) != 2 || len(tab.Cols) != 2 || tab.Cols[1] != "gen4" {
+		t.Fatalf("shape: %+v", tab)
+	}
+	if tab.Rows[0].Best != 1 || tab.Rows[1].Best != -1 {
+		t.Fatalf("best cells %d, %d; want 1 (separated) and -1 (overlapping)", tab.Rows[0].Best, tab.Rows[1].Best)
+	}
+	only, _ := Pivot(s, "short_p99", "policy", map[string]string{"load": "0.8"})
+	if len(only.Rows) != 1 || only.Rows[0].Labels[0] != "0.8" {
+		t.Fatalf("where: %+v", only)
+	}
+	if _, err := Pivot(s, "short_p99", "profile", nil); err == nil {
+		t.Error("unknown column axis accepted")
+	}
+}

@@ -11,13 +11,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/homalb/homalb/balance"
+	"github.com/homalb/homalb/report"
 	"github.com/homalb/homalb/sim"
 )
 
 func newCompareCmd() *cobra.Command {
 	var sf scenarioFlags
 	var policies []string
-	var jsonOut string
+	var jsonOut, csvOut, htmlOut string
 	cmd := &cobra.Command{
 		Use:   "compare",
 		Short: "Run every policy on the same scenario and seed, and compare them (the main job)",
@@ -28,7 +29,8 @@ the busiest core's utilisation and the fraction of 100 µs windows with a
 hotspot. The default scenario is the xl170 profile, W4, 80% load.`,
 		Example: `  homalb compare
   homalb compare --workload w3 --load 0.5 --policies gen2,gen3
-  homalb compare --profile c6525-100g --workload w5 --json all.json`,
+  homalb compare --profile c6525-100g --workload w5 --json all.json
+  homalb compare --html report.html --csv slowdown.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			base, err := sf.resolve(cmd)
@@ -49,39 +51,64 @@ hotspot. The default scenario is the xl170 profile, W4, 80% load.`,
 			if err := base.Check(); err != nil {
 				return badInput(err)
 			}
+			if err := oneStdout([2]string{"json", jsonOut}, [2]string{"csv", csvOut}, [2]string{"html", htmlOut}); err != nil {
+				return badInput(err)
+			}
+			out := cmd.OutOrStdout()
 			if sf.printConfig {
-				_, err := cmd.OutOrStdout().Write(base.YAML())
+				_, err := out.Write(base.YAML())
 				return err
 			}
-			results, errs := runAll(cfgs)
-			if jsonOut != "" {
-				var ok []*sim.Result
-				for _, r := range results {
-					if r != nil {
-						ok = append(ok, r)
-					}
-				}
-				if err := writeJSON(jsonOut, cmd.OutOrStdout(), ok); err != nil {
-					return err
-				}
-				if jsonOut == "-" {
-					return nil
+			ends := make([]int64, len(cfgs))
+			for i := range cfgs {
+				ends[i] = runEnd(&cfgs[i])
+			}
+			bar := newProgress(cmd.ErrOrStderr(), fmt.Sprintf("simulating %d policies", len(cfgs)), ends)
+			results, errs := runAll(cfgs, bar)
+			bar.finish()
+			var ok []*sim.Result
+			for _, r := range results {
+				if r != nil {
+					ok = append(ok, r)
 				}
 			}
-			return printComparison(cmd.OutOrStdout(), base, policies, results, errs)
+			if jsonOut != "" {
+				if err := writeJSON(jsonOut, out, ok); err != nil {
+					return err
+				}
+			}
+			if csvOut != "" {
+				if err := writeOutput(csvOut, out, func(w io.Writer) error { return report.WriteCSV(w, ok) }); err != nil {
+					return err
+				}
+			}
+			if htmlOut != "" {
+				title := fmt.Sprintf("homalb compare: %s at %.0f%% load on %s", base.Workload, 100*base.Load, base.Profile)
+				if err := writeOutput(htmlOut, out, func(w io.Writer) error {
+					return report.WriteHTML(w, ok, report.Options{Title: title})
+				}); err != nil {
+					return err
+				}
+			}
+			if jsonOut == "-" || csvOut == "-" || htmlOut == "-" {
+				return nil
+			}
+			return printComparison(out, base, policies, results, errs)
 		},
 	}
 	sf.register(cmd, false)
 	cmd.Flags().StringSliceVar(&policies, "policies", nil, "policies to compare, comma-separated (default: all)")
 	cmd.Flags().StringVar(&jsonOut, "json", "", "write the results as a JSON array to `FILE` (- for stdout)")
+	cmd.Flags().StringVar(&csvOut, "csv", "", "write the slowdown by size as CSV to `FILE`, one row per policy and size bucket (- for stdout)")
+	cmd.Flags().StringVar(&htmlOut, "html", "", "write an HTML report with charts to `FILE` (- for stdout; see 'homalb report')")
 	_ = cmd.RegisterFlagCompletionFunc("policies", fixedCompletion(balance.Names()...))
 	return cmd
 }
 
 // runAll runs the configurations in parallel, one per CPU; each run is
 // single-threaded and deterministic, so the results do not depend on the
-// parallelism.
-func runAll(cfgs []sim.Config) ([]*sim.Result, []error) {
+// parallelism. bar (nil for none) shows their progress.
+func runAll(cfgs []sim.Config, bar *progressBar) ([]*sim.Result, []error) {
 	results := make([]*sim.Result, len(cfgs))
 	errs := make([]error, len(cfgs))
 	work := make(chan int)
@@ -91,7 +118,10 @@ func runAll(cfgs []sim.Config) ([]*sim.Result, []error) {
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				results[i], errs[i] = sim.Run(cfgs[i])
+				results[i], errs[i] = sim.RunWith(cfgs[i], sim.RunOptions{Progress: bar.hook(i)})
+				if h := bar.hook(i); errs[i] != nil && h != nil { // a failed run counts as done
+					h(runEnd(&cfgs[i]), runEnd(&cfgs[i]))
+				}
 			}
 		}()
 	}

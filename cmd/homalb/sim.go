@@ -9,12 +9,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/homalb/homalb/report"
 	"github.com/homalb/homalb/sim"
 )
 
 func newSimCmd() *cobra.Command {
 	var sf scenarioFlags
-	var jsonOut string
+	var jsonOut, csvOut string
 	cmd := &cobra.Command{
 		Use:   "sim",
 		Short: "Simulate one scenario: a many-core host receiving Homa traffic under one policy",
@@ -27,6 +28,7 @@ The configuration starts from the profile's defaults, then --config FILE.yaml,
 then the flags, then each --set key=value. --print-config shows every key.`,
 		Example: `  homalb sim --policy gen3 --workload w3 --load 0.5
   homalb sim --profile c6525-100g --workload w5 --json run.json
+  homalb sim --workload w3 --csv w3.csv     # slowdown by size, for pandas or R
   homalb sim --set cost.migrate_ns=0 --set app.sched=pinned --print-config`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -37,12 +39,17 @@ then the flags, then each --set key=value. --print-config shows every key.`,
 			if err := cfg.Check(); err != nil {
 				return badInput(err)
 			}
+			if err := oneStdout([2]string{"json", jsonOut}, [2]string{"csv", csvOut}); err != nil {
+				return badInput(err)
+			}
 			out := cmd.OutOrStdout()
 			if sf.printConfig {
 				_, err := out.Write(cfg.YAML())
 				return err
 			}
-			res, err := sim.Run(cfg)
+			bar := newProgress(cmd.ErrOrStderr(), "simulating", []int64{runEnd(&cfg)})
+			res, err := sim.RunWith(cfg, sim.RunOptions{Progress: bar.hook(0)})
+			bar.finish()
 			if err != nil {
 				return err
 			}
@@ -50,15 +57,23 @@ then the flags, then each --set key=value. --print-config shows every key.`,
 				if err := writeJSON(jsonOut, out, res); err != nil {
 					return err
 				}
-				if jsonOut == "-" {
-					return nil
+			}
+			if csvOut != "" {
+				if err := writeOutput(csvOut, out, func(w io.Writer) error {
+					return report.WriteCSV(w, []*sim.Result{res})
+				}); err != nil {
+					return err
 				}
+			}
+			if jsonOut == "-" || csvOut == "-" {
+				return nil
 			}
 			return printResult(out, res)
 		},
 	}
 	sf.register(cmd, true)
 	cmd.Flags().StringVar(&jsonOut, "json", "", "write the result as JSON to `FILE` (- for stdout, instead of the text report)")
+	cmd.Flags().StringVar(&csvOut, "csv", "", "write the slowdown by size as CSV to `FILE`, one row per size bucket (- for stdout)")
 	return cmd
 }
 

@@ -47,7 +47,7 @@
 //	tab, _ := balance.NewTable(20)
 //	b, _ := balance.New("gen2", tab, balance.DefaultOptions())
 //	now := int64(1_000_000)
-//	if inline := b.GROPacket(3, balance.Data, true, now); !inline {
+//	if inline := b.GROPacket(3, balance.Data, now); !inline {
 //		// ... collect the packet into core 3's GRO batch, and at batch end:
 //		core := b.SoftIRQCore(3, flowHash, batchLen, now)
 //		_ = core // hand the batch to core's SoftIRQ queue

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/homalb/homalb/rx"
+)
+
+// TestServeBadFlags: every kind of bad flag exits 2.
+func TestServeBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--policy", "nope"},
+		{"serve", "--gro-cores", "x"},
+		{"serve", "--addr", "localhost"},
+		{"serve", "--threads", "0"},
+		{"serve", "--softirq-cores", "0"}, // gen3 group overlapping its GRO core
+		{"serve", "--policy", "gen3", "--gen3-groups", "0:"},
+		{"serve", "--policy", "gen3", "--gen3-groups", "0:5", "--cores", "2"},
+		{"serve", "--poll-us", "-1"},
+		{"serve", "--max-gro", "1000"},
+		{"serve", "--gro-cores", "0,0"},
+		{"serve", "--duration", "-1s"},
+		{"serve", "extra"},
+	} {
+		if code := run(args); code != 2 {
+			t.Errorf("homalb %s: exit %d, want 2", strings.Join(args, " "), code)
+		}
+	}
+}
+
+// freePort returns a loopback UDP port that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return strconv.Itoa(c.LocalAddr().(*net.UDPAddr).Port)
+}
+
+// syncBuffer is a bytes.Buffer safe to read while the command writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeEcho runs the echo server of the example, calls it,
+// asks for telemetry with SIGUSR1, stops it with SIGINT, and checks the
+// output and that nothing is left running.
+func TestServeEcho(t *testing.T) {
+	// os/signal starts its watcher goroutine at the first Notify, for good.
+	warm := make(chan os.Signal, 1)
+	signal.Notify(warm, syscall.SIGUSR2)
+	signal.Stop(warm)
+	before := runtime.NumGoroutine()
+	addr := "127.0.0.1:" + freePort(t)
+	var out, errb syncBuffer
+	root := newRootCmd()
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetArgs([]string{"serve", "--addr", addr, "--policy", "gen3", "--gro-cores", "0",
+		"--softirq-cores", "1", "--app-cores", "1", "--threads", "2"})
+	done := make(chan error, 1)
+	go func() { done <- root.Execute() }()
+
+	c, err := rx.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Wait for the server: until the banner is out (signals are then being
+	// caught) and a call succeeds.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "echo on") || !tryCall(c, []byte("ping")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("server never answered; stdout %q stderr %q", out.String(), errb.String())
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited early: %v; stderr %q", err, errb.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	for i, n := range []int{1, 100, 1424, 1425, 20_000, 200_000} {
+		req := bytes.Repeat([]byte{byte(i + 1)}, n)
+		var resp []byte
+		for attempt := 0; attempt < 4 && resp == nil; attempt++ {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			resp, _ = c.Call(ctx, req)
+			cancel()
+		}
+		if !bytes.Equal(resp, req) {
+			t.Errorf("echo of %d bytes: got %d bytes back", n, len(resp))
+		}
+	}
+
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for !strings.Contains(out.String(), "drops:") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop on SIGINT")
+	}
+	o := out.String()
+	if n := strings.Count(o, "drops:"); n != 2 {
+		t.Errorf("telemetry printed %d times, want 2 (SIGUSR1, exit):\n%s", n, o)
+	}
+	for _, want := range []string{"rx gen3 on " + addr, "handoff gro→softirq", "handoff softirq→app", "core  cpu"} {
+		if !strings.Contains(o, want) {
+			t.Errorf("output lacks %q:\n%s", want, o)
+		}
+	}
+	_ = c.Close()
+	// The server is gone: its port can be bound again.
+	l, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		t.Errorf("port still bound after exit: %v", err)
+	} else {
+		l.Close()
+	}
+	deadline = time.Now().Add(3 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after serve exited, %d before", n, before)
+	}
+}
+
+func tryCall(c *rx.Client, req []byte) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	resp, err := c.Call(ctx, req)
+	return err == nil && bytes.Equal(resp, req)
+}
+
+// TestServeDuration: with --duration the server stops by itself, exit 0.
+func TestServeDuration(t *testing.T) {
+	args := []string{"serve", "--addr", "127.0.0.1:" + freePort(t), "--policy", "gen2", "--gro-cores", "0,1",
+		"--app-cores", "0,1", "--duration", "200ms", "--no-pin"}
+	if code := run(args); code != 0 {
+		t.Errorf("homalb %s: exit %d", strings.Join(args, " "), code)
+	}
+}

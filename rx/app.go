@@ -1,0 +1,377 @@
+package rx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/homalb/homalb/wire"
+)
+
+// Message is a complete message handed to the application. Its fields are
+// valid until Release; Data is the message's bytes, in a pooled buffer.
+type Message struct {
+	// From is the sender's address; Sender and ID its endpoint and message
+	// ids (wire.Header's Sender and MsgID).
+	From   netip.AddrPort
+	Sender uint64
+	ID     uint64
+	// Flags are the flags of the message's first packet to arrive.
+	Flags wire.Flags
+	// Data is the message.
+	Data []byte
+
+	srv     *Server
+	buf     *[]byte
+	asm     assembly
+	sock    int    // socket that received it, and sends the reply
+	core    int    // core of the thread that took it; −1 before
+	cores   uint64 // SoftIRQ cores that processed its packets
+	firstNs int64
+	lastNs  int64 // latest packet, for the timeout
+	readyNs int64 // completion
+}
+
+var msgPool = sync.Pool{New: func() any { return new(Message) }}
+
+// newMessage takes a message of length n (whose bytes were reserved).
+func (s *Server) newMessage(k msgKey, n uint32, f wire.Flags, sock int, now int64) *Message {
+	m := msgPool.Get().(*Message)
+	buf := getMsgBuf(int(n))
+	*m = Message{From: k.from, Sender: k.sender, ID: k.id, Flags: f, Data: *buf,
+		srv: s, buf: buf, sock: sock, core: -1, firstNs: now, lastNs: now}
+	m.asm.reset(n)
+	return m
+}
+
+// free returns m's bytes to the budget and m to its pools.
+func (s *Server) free(m *Message) {
+	s.inflight.Add(-int64(m.asm.length))
+	putMsgBuf(m.buf)
+	*m = Message{}
+	msgPool.Put(m)
+}
+
+// Release gives the message back to the pipeline: its bytes count against
+// the in-flight budget until then. m must not be used afterwards. Serve
+// releases the messages it hands to a handler when the handler returns.
+func (m *Message) Release() {
+	if s := m.srv; s != nil {
+		s.free(m)
+	}
+}
+
+// Reply sends data to the message's sender as the response to it: DATA
+// packets flagged FlagResponse with the request's Sender and ID, from the
+// socket that received the request. It counts as application activity of
+// the core of the thread that took the message.
+func (m *Message) Reply(data []byte) error {
+	return m.srv.reply(m, data)
+}
+
+// Handler processes one message on an application thread of Serve. m and
+// m.Data are valid only until the handler returns.
+type Handler func(m *Message)
+
+// Echo is the handler of the echo server: it replies with the request's
+// bytes (a response of the request's size).
+func Echo(m *Message) { _ = m.Reply(m.Data) }
+
+// appState is the handoff of complete messages to application threads:
+// the waiting threads (newest first) and the messages no thread waited for.
+type appState struct {
+	mu      sync.Mutex
+	waiters []*waiter // newest first
+	cores   []int     // scratch: the waiters' cores, for ChooseThread
+	ready   []*Message
+	head, n int // ring of ready messages
+	closed  bool
+}
+
+func (a *appState) init(depth, threads int) {
+	a.ready = make([]*Message, depth)
+	a.waiters = make([]*waiter, 0, threads)
+	a.cores = make([]int, 0, threads)
+}
+
+// waiter is one thread waiting for a message.
+type waiter struct {
+	core       int
+	msg        atomic.Pointer[Message]
+	wake       chan struct{} // one slot: a delivery to a sleeping waiter
+	registered bool          // in appState.waiters (guarded by its mu)
+}
+
+func newWaiter(core int) *waiter { return &waiter{core: core, wake: make(chan struct{}, 1)} }
+
+var waiterPool = sync.Pool{New: func() any { return newWaiter(0) }}
+
+// deliver hands a complete message to a waiting thread, chosen by the
+// policy's thread chooser among the waiters (newest first), or queues it
+// for the next thread that asks.
+func (s *Server) deliver(m *Message) {
+	now := s.clock()
+	m.readyNs = now
+	a := &s.app
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		s.free(m)
+		return
+	}
+	if len(a.waiters) > 0 {
+		a.cores = a.cores[:0]
+		for _, w := range a.waiters {
+			a.cores = append(a.cores, w.core)
+		}
+		i := s.bal.ChooseThread(a.cores, now)
+		w := a.waiters[i]
+		a.waiters = append(a.waiters[:i], a.waiters[i+1:]...)
+		w.registered = false
+		w.msg.Store(m)
+		a.mu.Unlock()
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
+		return
+	}
+	if a.n == len(a.ready) {
+		a.mu.Unlock()
+		s.drop(DropReadyFull)
+		s.free(m)
+		return
+	}
+	a.ready[(a.head+a.n)%len(a.ready)] = m
+	a.n++
+	a.mu.Unlock()
+}
+
+// close refuses further deliveries and frees the queued messages.
+func (a *appState) close(s *Server) {
+	a.mu.Lock()
+	a.closed = true
+	for ; a.n > 0; a.n-- {
+		s.free(a.ready[a.head])
+		a.ready[a.head] = nil
+		a.head = (a.head + 1) % len(a.ready)
+	}
+	a.mu.Unlock()
+}
+
+// wait returns the next message for w's thread: a queued one, else one
+// delivered while it polls (Poll, marking its core app-active at each
+// iteration), else one delivered while it sleeps. ctx (may be nil) and
+// Close end the wait.
+func (s *Server) wait(ctx context.Context, w *waiter) (*Message, error) {
+	now := s.clock()
+	s.tab.AppActive(w.core, now) // receive entry
+	a := &s.app
+	a.mu.Lock()
+	if a.n > 0 {
+		m := a.ready[a.head]
+		a.ready[a.head] = nil
+		a.head = (a.head + 1) % len(a.ready)
+		a.n--
+		a.mu.Unlock()
+		return s.take(m, w.core, now), nil
+	}
+	if a.closed {
+		a.mu.Unlock()
+		return nil, ErrClosed
+	}
+	select { // a token left by an earlier delivery found while polling
+	case <-w.wake:
+	default:
+	}
+	a.waiters = append(a.waiters, nil)
+	copy(a.waiters[1:], a.waiters)
+	a.waiters[0] = w
+	w.registered = true
+	a.mu.Unlock()
+
+	if poll := int64(s.l.Poll); poll > 0 {
+		for deadline := now + poll; now < deadline; {
+			if m := w.msg.Swap(nil); m != nil {
+				return s.take(m, w.core, now), nil
+			}
+			now = s.clock()
+			s.tab.AppActive(w.core, now)
+		}
+	}
+	var cancel <-chan struct{}
+	if ctx != nil {
+		cancel = ctx.Done()
+	}
+	for {
+		select {
+		case <-w.wake:
+			if m := w.msg.Swap(nil); m != nil {
+				return s.take(m, w.core, s.clock()), nil
+			}
+		case <-cancel:
+			return s.abandon(w, ctx.Err())
+		case <-s.appStop:
+			return s.abandon(w, ErrClosed)
+		}
+	}
+}
+
+// abandon ends a wait without a message, unless one was delivered meanwhile.
+func (s *Server) abandon(w *waiter, err error) (*Message, error) {
+	a := &s.app
+	a.mu.Lock()
+	if w.registered {
+		for i, x := range a.waiters {
+			if x == w {
+				a.waiters = append(a.waiters[:i], a.waiters[i+1:]...)
+				break
+			}
+		}
+		w.registered = false
+		a.mu.Unlock()
+		return nil, err
+	}
+	a.mu.Unlock()
+	if m := w.msg.Swap(nil); m != nil { // stored under the lock: here by now
+		return s.take(m, w.core, s.clock()), nil
+	}
+	return nil, err
+}
+
+// take records the handoff of m to a thread of core.
+func (s *Server) take(m *Message, core int, now int64) *Message {
+	m.core = core
+	s.appHist[core].record(now - m.readyNs)
+	s.counters[core].appMessages.Add(1)
+	s.messages.Add(1)
+	s.msgBytes.Add(uint64(len(m.Data)))
+	return m
+}
+
+// Serve runs h on the configured application threads (Threads of them on
+// AppCores, round-robin), each pinned to its core's CPU, until Close; then
+// it returns ErrClosed. Each thread waits for messages as Receive does. A
+// server runs Serve at most once.
+func (s *Server) Serve(h Handler) error {
+	if h == nil {
+		return errors.New("rx: Serve: nil handler")
+	}
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	if s.serving {
+		s.mu.Unlock()
+		return errors.New("rx: Serve called twice")
+	}
+	s.serving = true
+	var mine sync.WaitGroup
+	mine.Add(s.l.Threads)
+	s.wgApp.Add(s.l.Threads)
+	s.mu.Unlock()
+	for i := range s.l.Threads {
+		core := s.l.AppCores[i%len(s.l.AppCores)]
+		go func() {
+			defer mine.Done()
+			s.roleGoroutine("app", core, &s.wgApp, nil, func() { s.runApp(core, h) })
+		}()
+	}
+	mine.Wait()
+	return ErrClosed
+}
+
+// runApp is an application thread's loop.
+func (s *Server) runApp(core int, h Handler) {
+	w := newWaiter(core)
+	cnt := &s.counters[core]
+	for {
+		m, err := s.wait(nil, w)
+		if err != nil {
+			return
+		}
+		t0 := s.clock()
+		h(m)
+		m.Release()
+		cnt.appNs.Add(s.clock() - t0)
+	}
+}
+
+// Receive waits for the next message, for callers that bring their own
+// threads. The calling thread's core is the logical core mapped to the CPU
+// it runs on (the first application core there, else the first core), read
+// when the wait starts. The caller must Release the message.
+func (s *Server) Receive(ctx context.Context) (*Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	w := waiterPool.Get().(*waiter)
+	w.core = s.callerCore()
+	m, err := s.wait(ctx, w)
+	waiterPool.Put(w)
+	return m, err
+}
+
+func (s *Server) callerCore() int {
+	if cpu, ok := currentCPU(); ok {
+		if c, ok := s.cpuCore[cpu]; ok {
+			return c
+		}
+	}
+	return s.l.AppCores[0]
+}
+
+// sendBufPool holds datagram buffers for sending.
+var sendBufPool = sync.Pool{New: func() any { return new([MaxDatagram]byte) }}
+
+// reply sends a response to m's sender.
+func (s *Server) reply(m *Message, data []byte) error {
+	if s == nil {
+		return errors.New("rx: reply to a released message")
+	}
+	if s.closing.Load() {
+		return ErrClosed
+	}
+	if m.core >= 0 {
+		s.tab.AppActive(m.core, s.clock())
+	}
+	buf := sendBufPool.Get().(*[MaxDatagram]byte)
+	defer sendBufPool.Put(buf)
+	h := wire.Header{Type: wire.TypeData, Flags: wire.FlagResponse, Sender: m.Sender, MsgID: m.ID}
+	for off := 0; off < len(data) || off == 0; {
+		pkt, next, err := encodeSegment(buf, &h, data, off)
+		if err == nil {
+			_, err = s.conns[m.sock].WriteToUDPAddrPort(pkt, m.From)
+		}
+		if err != nil {
+			s.replyErr.Add(1)
+			return fmt.Errorf("rx: reply to %v message %d: %w", m.From, m.ID, err)
+		}
+		off = next
+	}
+	s.replies.Add(1)
+	return nil
+}
+
+// encodeSegment encodes into buf the DATA packet of data that starts at
+// off, under h (its MsgLen, Offset and GrantOffset are set here), and
+// returns it with the offset of the next segment. Messages are cut into
+// segments of MaxPayload bytes.
+func encodeSegment(buf *[MaxDatagram]byte, h *wire.Header, data []byte, off int) ([]byte, int, error) {
+	if len(data) == 0 || len(data) > MaxMessageLenLimit {
+		return nil, 0, fmt.Errorf("message of %d bytes: want 1..%d", len(data), MaxMessageLenLimit)
+	}
+	h.MsgLen = uint32(len(data))
+	h.GrantOffset = h.MsgLen
+	h.Offset = uint32(off)
+	end := min(off+MaxPayload, len(data))
+	n, err := wire.Encode(buf[:], *h, data[off:end])
+	if err != nil {
+		return nil, 0, err
+	}
+	return buf[:n], end, nil
+}

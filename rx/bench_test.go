@@ -1,0 +1,256 @@
+package rx
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/homalb/homalb/wire"
+)
+
+// benchSocketBuffer is the receive buffer of the benchmark's sockets: the
+// traffic of a round is queued there before the receivers start.
+const benchSocketBuffer = 16 << 20
+
+// benchClients send each round's traffic from this many sockets, so that
+// SO_REUSEPORT spreads it over the GRO sockets.
+const benchClients = 4
+
+// BenchmarkPipeline measures the receive throughput of the pipeline against
+// a baseline single-thread recvmmsg loop reading the same traffic in the
+// same run. Each round queues the same messages in the sockets' buffers
+// first, then times how long the receivers take to drain them: the
+// pipeline until its application threads took the last message, the
+// baseline until it read and decoded the last packet. Metrics: packets/s and
+// MB/s of both, their ratio (pipe/base), and the handoff latencies.
+//
+//	go test -run XXX -bench Pipeline -benchtime 20x ./rx
+func BenchmarkPipeline(b *testing.B) {
+	scenarios := []struct {
+		name string
+		size int
+		cfg  Config
+	}{
+		{"w2-400B/gen3-2core", 400, Config{Policy: "gen3", GROCores: []int{0}, SoftIRQCores: []int{1}, AppCores: []int{1}, Threads: 2}},
+		{"200KB/gen3-2core", 200_000, Config{Policy: "gen3", GROCores: []int{0}, SoftIRQCores: []int{1}, AppCores: []int{1}, Threads: 2}},
+		{"w2-400B/gen2-2sock", 400, Config{Policy: "gen2", GROCores: []int{0, 1}, AppCores: []int{0, 1}, Threads: 2}},
+		{"200KB/gen2-2sock", 200_000, Config{Policy: "gen2", GROCores: []int{0, 1}, AppCores: []int{0, 1}, Threads: 2}},
+		{"w2-400B/same-1core", 400, Config{Policy: "same", Threads: 1}},
+	}
+	for _, sc := range scenarios {
+		b.Run(sc.name, func(b *testing.B) {
+			var pipeNs, baseNs, pipePkts, basePkts, pipeBytes, baseBytes int64
+			g2s := hdr.New(1, latencyMax, 2)
+			s2a := hdr.New(1, latencyMax, 2)
+			for range b.N {
+				p, n, by := pipelineRound(b, sc.cfg, sc.size, g2s, s2a)
+				pipeNs, pipePkts, pipeBytes = pipeNs+p, pipePkts+n, pipeBytes+by
+				p, n, by = baselineRound(b, sc.size)
+				baseNs, basePkts, baseBytes = baseNs+p, basePkts+n, baseBytes+by
+			}
+			pipePPS := float64(pipePkts) / (float64(pipeNs) / 1e9)
+			basePPS := float64(basePkts) / (float64(baseNs) / 1e9)
+			b.ReportMetric(pipePPS, "pipe_pkts/s")
+			b.ReportMetric(basePPS, "base_pkts/s")
+			b.ReportMetric(float64(pipeBytes)/(float64(pipeNs)/1e9)/1e6, "pipe_MB/s")
+			b.ReportMetric(float64(baseBytes)/(float64(baseNs)/1e9)/1e6, "base_MB/s")
+			b.ReportMetric(pipePPS/basePPS, "pipe/base")
+			b.ReportMetric(float64(g2s.ValueAtQuantile(50)), "gro→softirq_p50_ns")
+			b.ReportMetric(float64(g2s.ValueAtQuantile(99)), "gro→softirq_p99_ns")
+			b.ReportMetric(float64(s2a.ValueAtQuantile(50)), "softirq→app_p50_ns")
+			b.ReportMetric(float64(s2a.ValueAtQuantile(99)), "softirq→app_p99_ns")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// roundPackets is how many packets a round queues: what the socket buffer
+// surely holds (a loopback datagram of an MTU costs < 3 KB of buffer).
+func roundPackets(granted int) int { return min(4000, granted/3000) }
+
+// sendRound queues messages of size from benchClients sockets until about
+// packets packets are sent; it returns the messages and packets sent.
+func sendRound(b *testing.B, addr string, size, packets int) (msgs, pkts int) {
+	per := (size + MaxPayload - 1) / MaxPayload
+	total := max(packets/per, 1)
+	var clients []*Client
+	for range benchClients {
+		c, err := Dial(addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	msg := make([]byte, size)
+	for i := range total {
+		if _, err := clients[i%benchClients].Send(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, c := range clients {
+		_ = c.Close()
+	}
+	return total, total * per
+}
+
+// pipelineRound runs one fill-and-drain round through a fresh server and
+// returns the drain time, the packets and bytes delivered.
+func pipelineRound(b *testing.B, cfg Config, size int, g2s, s2a *hdr.Histogram) (ns, pkts, bytes int64) {
+	b.StopTimer()
+	cfg.SocketBuffer = benchSocketBuffer
+	cfg.Logf = b.Logf
+	s, err := newServer(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	granted, _ := setSocketBuffers(s.conns[0], benchSocketBuffer)
+	msgs, sent := sendRound(b, s.addr.String(), size, roundPackets(granted)/len(s.gros))
+	var got atomic.Int64
+	var last atomic.Int64
+	done := make(chan struct{})
+	var once sync.Once
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = s.Serve(func(m *Message) {
+			last.Store(s.clock())
+			if got.Add(1) == int64(msgs) {
+				once.Do(func() { close(done) })
+			}
+		})
+	}()
+	b.StartTimer()
+	t0 := s.clock()
+	s.start()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+	}
+	b.StopTimer()
+	// Drain time: until the last message was taken (a lost packet leaves
+	// its message out; the rest is still measured).
+	if n := got.Load(); n < int64(msgs) {
+		time.Sleep(100 * time.Millisecond)
+		b.Logf("pipeline: %d of %d messages arrived", got.Load(), msgs)
+	}
+	ns = last.Load() - t0
+	_ = s.Close()
+	<-served
+	st := s.Stats()
+	for c := range s.l.cores {
+		s.groHist[c].mergeInto(g2s)
+		s.appHist[c].mergeInto(s2a)
+	}
+	if st.TotalDrops() > 0 {
+		b.Logf("pipeline drops: %v", st.Drops)
+	}
+	n := got.Load()
+	per := int64(sent / msgs)
+	return ns, n * per, n * int64(size)
+}
+
+// baselineRound queues the same traffic on one plain socket and drains it
+// with one thread: recvmmsg bursts and a decode of each packet.
+func baselineRound(b *testing.B, size int) (ns, pkts, bytes int64) {
+	b.StopTimer()
+	conn, err := listenUDP("127.0.0.1:0", false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	granted, _ := setSocketBuffers(conn, benchSocketBuffer)
+	_, sent := sendRound(b, conn.LocalAddr().String(), size, roundPackets(granted))
+	rd, err := newBatchReader(conn, DefaultReadBurst)
+	if err != nil {
+		b.Fatal(err)
+	}
+	slots := make([]*pktBuf, DefaultReadBurst)
+	for i := range slots {
+		slots[i] = new(pktBuf)
+	}
+	meta := make([]rxMeta, DefaultReadBurst)
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b.StartTimer()
+	t0 := time.Now()
+	for pkts < int64(sent) {
+		n, err := rd.read(slots, meta)
+		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				b.Logf("baseline: %d of %d packets arrived", pkts, sent)
+				break
+			}
+			b.Fatal(err)
+		}
+		for i := range n {
+			if _, p, err := wire.Decode(slots[i].b[:meta[i].n]); err == nil {
+				bytes += int64(len(p))
+				pkts++
+			}
+		}
+	}
+	ns = int64(time.Since(t0))
+	b.StopTimer()
+	return ns, pkts, bytes
+}
+
+// BenchmarkHandoff measures closed-loop echo calls (one outstanding) and
+// reports the pipeline's handoff latencies and the round trip, P50 and P99.
+//
+//	go test -run XXX -bench Handoff -benchtime 3000x ./rx
+func BenchmarkHandoff(b *testing.B) {
+	for _, sc := range []struct {
+		name string
+		size int
+	}{{"100B", 100}, {"20KB", 20_000}} {
+		b.Run(sc.name+"/gen3-2core", func(b *testing.B) {
+			s := listen(b, Config{Policy: "gen3", GROCores: []int{0}, SoftIRQCores: []int{1}, AppCores: []int{1}, Threads: 2})
+			go func() { _ = s.Serve(Echo) }()
+			c := dial(b, s)
+			req := make([]byte, sc.size)
+			rtt := hdr.New(1, latencyMax, 2)
+			ctx := context.Background()
+			for range 100 { // warm up
+				if _, err := c.Call(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for range b.N {
+				t0 := time.Now()
+				cctx, cancel := context.WithTimeout(ctx, time.Second)
+				if _, err := c.Call(cctx, req); err != nil {
+					b.Fatal(err)
+				}
+				cancel()
+				_ = rtt.RecordValue(min(int64(time.Since(t0)), latencyMax))
+			}
+			b.StopTimer()
+			st := s.Stats()
+			b.ReportMetric(float64(rtt.ValueAtQuantile(50)), "rtt_p50_ns")
+			b.ReportMetric(float64(rtt.ValueAtQuantile(99)), "rtt_p99_ns")
+			b.ReportMetric(float64(st.GROToSoftIRQ.P50), "gro→softirq_p50_ns")
+			b.ReportMetric(float64(st.GROToSoftIRQ.P99), "gro→softirq_p99_ns")
+			b.ReportMetric(float64(st.SoftIRQToApp.P50), "softirq→app_p50_ns")
+			b.ReportMetric(float64(st.SoftIRQToApp.P99), "softirq→app_p99_ns")
+		})
+	}
+}
+
+// BenchmarkBurst measures the pipeline's own per-packet work without
+// sockets: GRO, SoftIRQ, reassembly, ready queue and Release for a W2-like
+// burst of 20 packets (10 whole messages, one of 10 packets), on one core.
+// allocs/op must be 0.
+func BenchmarkBurst(b *testing.B) {
+	f := newBurstFixture(b, "gen2")
+	f.run()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		f.run()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(f.pkts)), "ns/pkt")
+}

@@ -1,0 +1,365 @@
+package rx
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/homalb/homalb/balance"
+	"github.com/homalb/homalb/wire"
+)
+
+// Sizes and defaults of the pipeline.
+const (
+	// MaxDatagram is the largest datagram the pipeline accepts: an Ethernet
+	// MTU of 1500 bytes less the IPv4 (20) and UDP (8) headers. Larger ones
+	// are dropped as DropOversized.
+	MaxDatagram = 1500 - 20 - 8
+	// MaxPayload is the message bytes one packet carries: 1424, as Homa's
+	// at MTU 1500.
+	MaxPayload = MaxDatagram - wire.HeaderLen
+	// pktBufSize is the size of a receive buffer: more than MaxDatagram, so
+	// that an oversized datagram is seen as such.
+	pktBufSize = 2048
+
+	// DefaultMaxGRO is max_gro_skbs: packets per GRO batch.
+	DefaultMaxGRO = 20
+	// MaxGROLimit bounds Config.MaxGRO (a batch is a fixed array).
+	MaxGROLimit = 64
+	// DefaultReadBurst is the datagrams read by one recvmmsg call, as a NAPI
+	// poll's budget of 64 packets.
+	DefaultReadBurst = 64
+	// DefaultPoll is poll_usecs: how long an application thread polls for a
+	// message before it sleeps.
+	DefaultPoll = 50 * time.Microsecond
+	// DefaultMaxMessageLen is Homa's longest message.
+	DefaultMaxMessageLen = 1_000_000
+	// MaxMessageLenLimit bounds Config.MaxMessageLen.
+	MaxMessageLenLimit = 1 << 26
+	// DefaultMaxInflightBytes bounds the bytes of messages being assembled
+	// or waiting for an application thread.
+	DefaultMaxInflightBytes = 64 << 20
+	// DefaultQueueDepth is the GRO batches a SoftIRQ core's queue holds.
+	DefaultQueueDepth = 256
+	// DefaultReadyDepth is the complete messages that may wait for an
+	// application thread.
+	DefaultReadyDepth = 4096
+	// DefaultMessageTimeout frees a message whose next packet does not come.
+	DefaultMessageTimeout = time.Second
+	// DefaultSocketBuffer is each socket's kernel receive buffer.
+	DefaultSocketBuffer = 4 << 20
+	// DefaultBuffersPerGRO is the receive buffers each GRO thread owns; when
+	// all are in flight the thread stops reading and the kernel's socket
+	// buffer absorbs (then drops) the excess, as a NIC ring does.
+	DefaultBuffersPerGRO = 2048
+)
+
+// Config describes a pipeline. The zero value is a working one-core pipeline
+// running gen2 on a free loopback port; see each field for its default.
+//
+// Cores are the pipeline's logical cores 0..Cores−1, the ids of the policy's
+// activity table. Each is mapped onto a CPU (CPUs), several onto one when
+// the host has fewer CPUs than the pipeline has cores, and every thread of a
+// core is pinned to that CPU when the system allows it.
+type Config struct {
+	// Addr is the UDP address to listen on (default "127.0.0.1:0": a free
+	// port of the loopback).
+	Addr string
+	// Policy is the name of a balance policy (default "gen2").
+	Policy string
+	// Options are the balancer's tunables; nil means
+	// balance.DefaultOptions(). For gen3 without Gen3Groups, the groups are
+	// built from GROCores and SoftIRQCores (see SoftIRQCores).
+	Options *balance.Options
+	// Cores is the number of logical cores; 0 means one more than the
+	// largest core named in GROCores, SoftIRQCores and AppCores.
+	Cores int
+	// GROCores lists the cores that run a GRO thread, one socket each
+	// (default [0]). On systems other than Linux only one is allowed.
+	GROCores []int
+	// SoftIRQCores lists the cores meant for SoftIRQ work. For gen3 they
+	// are dealt out, in order and in equal shares, as the SoftIRQ candidates
+	// of the GRO cores; nil then means the deployed layout, which needs a
+	// multiple of 4 cores. Other policies steer by their own rule over all
+	// cores, so there the list only counts toward Cores. Every core has a
+	// SoftIRQ worker, idle unless the policy sends it work.
+	SoftIRQCores []int
+	// AppCores lists the cores of the application threads of Serve,
+	// assigned round-robin (default: SoftIRQCores, else [0]).
+	AppCores []int
+	// Threads is the number of application threads Serve runs (default
+	// len(AppCores)).
+	Threads int
+	// MaxGRO is max_gro_skbs, the packets of a GRO batch (default 20, at
+	// most MaxGROLimit).
+	MaxGRO int
+	// ReadBurst is the datagrams one read may return (default 64); a GRO
+	// batch is also closed at the end of each read.
+	ReadBurst int
+	// Poll is how long an application thread polls before it sleeps
+	// (default 50 µs; negative: never poll).
+	Poll time.Duration
+	// MaxMessageLen is the longest message accepted (default 1,000,000);
+	// the packets of longer ones are dropped (DropTooLong).
+	MaxMessageLen int
+	// MaxInflightBytes bounds the bytes of messages held by the pipeline,
+	// from their first packet until Release (default 64 MiB); beyond it new
+	// messages are dropped (DropMemory).
+	MaxInflightBytes int64
+	// QueueDepth is the GRO batches each SoftIRQ queue holds (default 256);
+	// beyond it batches are dropped (DropQueueFull, counted per packet).
+	QueueDepth int
+	// ReadyDepth is the complete messages that may wait for a thread
+	// (default 4096); beyond it messages are dropped (DropReadyFull).
+	ReadyDepth int
+	// MessageTimeout frees a partly received message when no packet of it
+	// came for this long (default 1 s; DropTimeout).
+	MessageTimeout time.Duration
+	// SocketBuffer is each socket's kernel receive buffer in bytes (default
+	// 4 MiB; set with SO_RCVBUFFORCE when allowed).
+	SocketBuffer int
+	// BuffersPerGRO is the receive buffers of each GRO thread (default 2048).
+	BuffersPerGRO int
+	// CPUs maps logical core i to CPU CPUs[i % len(CPUs)]; nil means the
+	// CPUs this process may run on.
+	CPUs []int
+	// NoPin disables pinning: threads still lock to OS threads but run on
+	// any CPU.
+	NoPin bool
+	// NoPriority leaves GRO and SoftIRQ threads at ordinary priority. By
+	// default they ask for SCHED_FIFO priority 1, so that their work
+	// preempts application threads on a shared CPU as softirq work does in
+	// the kernel; where that is refused they run at ordinary priority
+	// (one warning, Server.Prioritized false).
+	NoPriority bool
+	// Logf receives the pipeline's rare warnings (default log.Printf).
+	Logf func(format string, args ...any)
+}
+
+// ErrConfig marks a configuration that cannot work; test with errors.Is.
+var ErrConfig = errors.New("rx: bad configuration")
+
+func configErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+}
+
+// layout is a validated Config with every default applied.
+type layout struct {
+	Config
+	opts  balance.Options
+	cores int
+	cpus  []int // logical core → CPU
+}
+
+// Validate reports the first field of c that cannot work, as an error
+// matching ErrConfig. It does not touch the network.
+func (c Config) Validate() error {
+	_, err := c.layout()
+	return err
+}
+
+func (c Config) layout() (*layout, error) {
+	l := &layout{Config: c}
+	l.GROCores = slices.Clone(c.GROCores)
+	l.SoftIRQCores = slices.Clone(c.SoftIRQCores)
+	l.AppCores = slices.Clone(c.AppCores)
+	if l.Addr == "" {
+		l.Addr = "127.0.0.1:0"
+	}
+	if _, err := netip.ParseAddrPort(l.Addr); err != nil {
+		return nil, configErr("address %q: want IP:PORT", l.Addr)
+	}
+	if l.Policy == "" {
+		l.Policy = "gen2"
+	}
+	info, err := balance.Lookup(l.Policy)
+	if err != nil {
+		return nil, configErr("%v", err)
+	}
+	if len(l.GROCores) == 0 {
+		l.GROCores = []int{0}
+	}
+	if len(l.AppCores) == 0 {
+		l.AppCores = slices.Clone(l.SoftIRQCores)
+		if len(l.AppCores) == 0 {
+			l.AppCores = []int{0}
+		}
+	}
+	maxCore := 0
+	for _, list := range []struct {
+		name  string
+		cores []int
+	}{{"GRO", l.GROCores}, {"SoftIRQ", l.SoftIRQCores}, {"app", l.AppCores}} {
+		for _, x := range list.cores {
+			if x < 0 || x >= balance.MaxCores {
+				return nil, configErr("%s core %d out of range 0..%d", list.name, x, balance.MaxCores-1)
+			}
+			maxCore = max(maxCore, x)
+		}
+	}
+	if dup := firstDuplicate(l.GROCores); dup >= 0 {
+		return nil, configErr("GRO core %d listed twice", dup)
+	}
+	if dup := firstDuplicate(l.SoftIRQCores); dup >= 0 {
+		return nil, configErr("SoftIRQ core %d listed twice", dup)
+	}
+	if len(l.GROCores) > 1 && !multiSocket {
+		return nil, configErr("%d GRO cores: this system spreads a port over one socket only", len(l.GROCores))
+	}
+	l.cores = l.Cores
+	if l.cores == 0 {
+		l.cores = maxCore + 1
+	}
+	if l.cores <= maxCore || l.cores > balance.MaxCores {
+		return nil, configErr("%d cores cannot hold core %d", l.cores, maxCore)
+	}
+	if l.Threads == 0 {
+		l.Threads = len(l.AppCores)
+	}
+	if l.Threads < 0 || l.Threads > 1024 {
+		return nil, configErr("threads %d out of range 1..1024", l.Threads)
+	}
+	if l.MaxGRO == 0 {
+		l.MaxGRO = DefaultMaxGRO
+	}
+	if l.MaxGRO < 1 || l.MaxGRO > MaxGROLimit {
+		return nil, configErr("max GRO batch %d out of range 1..%d", l.MaxGRO, MaxGROLimit)
+	}
+	if l.ReadBurst == 0 {
+		l.ReadBurst = DefaultReadBurst
+	}
+	if l.ReadBurst < 1 || l.ReadBurst > 1024 {
+		return nil, configErr("read burst %d out of range 1..1024", l.ReadBurst)
+	}
+	if l.Poll == 0 {
+		l.Poll = DefaultPoll
+	}
+	if l.Poll < 0 {
+		l.Poll = 0
+	}
+	if l.MaxMessageLen == 0 {
+		l.MaxMessageLen = DefaultMaxMessageLen
+	}
+	if l.MaxMessageLen < 1 || l.MaxMessageLen > MaxMessageLenLimit {
+		return nil, configErr("max message length %d out of range 1..%d", l.MaxMessageLen, MaxMessageLenLimit)
+	}
+	if l.MaxInflightBytes == 0 {
+		l.MaxInflightBytes = DefaultMaxInflightBytes
+	}
+	if l.MaxInflightBytes < 1 {
+		return nil, configErr("in-flight byte limit %d is not positive", l.MaxInflightBytes)
+	}
+	if l.QueueDepth == 0 {
+		l.QueueDepth = DefaultQueueDepth
+	}
+	if l.ReadyDepth == 0 {
+		l.ReadyDepth = DefaultReadyDepth
+	}
+	if l.QueueDepth < 1 || l.ReadyDepth < 1 {
+		return nil, configErr("queue depths %d and %d must be positive", l.QueueDepth, l.ReadyDepth)
+	}
+	if l.MessageTimeout == 0 {
+		l.MessageTimeout = DefaultMessageTimeout
+	}
+	if l.MessageTimeout < time.Millisecond {
+		return nil, configErr("message timeout %v below 1ms", l.MessageTimeout)
+	}
+	if l.SocketBuffer == 0 {
+		l.SocketBuffer = DefaultSocketBuffer
+	}
+	if l.BuffersPerGRO == 0 {
+		l.BuffersPerGRO = DefaultBuffersPerGRO
+	}
+	if l.BuffersPerGRO < l.ReadBurst {
+		return nil, configErr("%d buffers per GRO thread, fewer than a read burst of %d", l.BuffersPerGRO, l.ReadBurst)
+	}
+	if l.Logf == nil {
+		l.Logf = log.Printf
+	}
+
+	// The balancer's options, and gen3's groups from the core lists.
+	if c.Options != nil {
+		l.opts = *c.Options
+	} else {
+		l.opts = balance.DefaultOptions()
+	}
+	if info.Name == "gen3" && l.opts.Gen3Groups == nil {
+		if len(l.SoftIRQCores) > 0 {
+			g, err := dealGroups(l.GROCores, l.SoftIRQCores)
+			if err != nil {
+				return nil, err
+			}
+			l.opts.Gen3Groups = g
+		} else if l.cores%4 != 0 {
+			return nil, configErr("gen3 on %d cores: name the SoftIRQ cores (or give groups), the deployed layout needs a multiple of 4", l.cores)
+		}
+	}
+	if err := l.opts.Validate(l.cores); err != nil {
+		return nil, configErr("policy %s: %v", info.Name, err)
+	}
+	if info.Name == "gen3" {
+		groups := l.opts.Gen3Groups
+		if groups == nil {
+			groups, _ = balance.DeployedGen3Groups(l.cores)
+		}
+		gro := balance.GROCores(groups)
+		for _, g := range l.GROCores {
+			if !slices.Contains(gro, g) {
+				return nil, configErr("gen3: GRO core %d has no group in %s", g, balance.FormatGroups(groups))
+			}
+		}
+	}
+
+	// Logical cores onto CPUs.
+	cpus := l.CPUs
+	if cpus == nil {
+		if cpus, err = allowedCPUs(); err != nil || len(cpus) == 0 {
+			cpus = []int{0}
+		}
+	}
+	for _, x := range cpus {
+		if x < 0 || x >= 1024 {
+			return nil, configErr("CPU %d out of range 0..1023", x)
+		}
+	}
+	l.cpus = make([]int, l.cores)
+	for i := range l.cpus {
+		l.cpus[i] = cpus[i%len(cpus)]
+	}
+	return l, nil
+}
+
+// dealGroups builds gen3 groups: the SoftIRQ cores, in order, dealt out in
+// equal contiguous shares (the first groups take one more when they do not
+// divide evenly) to the GRO cores.
+func dealGroups(gro, softirq []int) ([]balance.Group, error) {
+	if len(softirq) < len(gro) {
+		return nil, configErr("gen3: %d SoftIRQ cores for %d GRO cores; each group needs one", len(softirq), len(gro))
+	}
+	groups := make([]balance.Group, len(gro))
+	per, extra := len(softirq)/len(gro), len(softirq)%len(gro)
+	next := 0
+	for i, g := range gro {
+		n := per
+		if i < extra {
+			n++
+		}
+		groups[i] = balance.Group{GRO: g, SoftIRQ: slices.Clone(softirq[next : next+n])}
+		next += n
+	}
+	return groups, nil
+}
+
+func firstDuplicate(xs []int) int {
+	seen := make(map[int]bool, len(xs))
+	for _, x := range xs {
+		if seen[x] {
+			return x
+		}
+		seen[x] = true
+	}
+	return -1
+}

@@ -1,0 +1,158 @@
+package rx
+
+import (
+	"context"
+	"encoding/binary"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/homalb/homalb/wire"
+)
+
+// eventually waits until cond holds, for up to 5 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Errorf("never: %s", what)
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// rawPacket encodes a packet for direct writing.
+func rawPacket(t *testing.T, h wire.Header, payload []byte) []byte {
+	t.Helper()
+	b := make([]byte, wire.HeaderLen+len(payload))
+	if _, err := wire.Encode(b, h, payload); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestDrops: malformed, truncated, oversized, too long, over-budget,
+// duplicate and unsupported packets are dropped and counted by reason, and
+// valid traffic from the same socket goes on around them.
+func TestDrops(t *testing.T) {
+	before := runtime.NumGoroutine()
+	s := listen(t, Config{Policy: "gen2", MaxMessageLen: 200_000, MaxInflightBytes: 150_000, Threads: 1})
+	go func() { _ = s.Serve(Echo) }()
+	c := dial(t, s)
+	write := func(b []byte) {
+		t.Helper()
+		if _, err := c.conn.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	good := rawPacket(t, wire.Header{Type: wire.TypeData, Sender: c.Sender(), MsgID: 1 << 40, MsgLen: 100}, make([]byte, 100))
+
+	want := [NumDropReasons]uint64{}
+	// Truncated: shorter than a header; payload length past the datagram.
+	write(good[:10])
+	write(good[:wire.HeaderLen+50])
+	want[DropTruncated] += 2
+	// Malformed: bad magic, bad version, trailing bytes, segment past the end.
+	bad := append([]byte(nil), good...)
+	bad[0] = 'X'
+	write(bad)
+	bad = append([]byte(nil), good...)
+	bad[2] = 9
+	write(bad)
+	write(append(append([]byte(nil), good...), 0))
+	bad = append([]byte(nil), good...)
+	binary.BigEndian.PutUint32(bad[28:], 50) // offset 50 + 100 bytes > 100
+	write(bad)
+	want[DropMalformed] += 4
+	// Oversized: a datagram longer than an MTU's worth.
+	write(make([]byte, MaxDatagram+1))
+	write(make([]byte, 4000))
+	want[DropOversized] += 2
+	// Too long: a message over MaxMessageLen.
+	write(rawPacket(t, wire.Header{Type: wire.TypeData, Sender: c.Sender(), MsgID: 1<<40 + 1, MsgLen: 300_000}, make([]byte, 1000)))
+	want[DropTooLong]++
+	// Unsupported: a GRANT (the transport protocol's).
+	write(rawPacket(t, wire.Header{Type: wire.TypeGrant, Sender: c.Sender(), MsgID: 7, MsgLen: 100, GrantOffset: 50}, nil))
+	want[DropUnsupported]++
+	// Over budget: a 160 KB message with 150 KB of budget: every packet.
+	if _, err := c.Send(make([]byte, 160_000)); err != nil {
+		t.Fatal(err)
+	}
+	want[DropMemory] += (160_000 + MaxPayload - 1) / MaxPayload
+	// Duplicate: the first segment of a two-packet message twice.
+	h := wire.Header{Type: wire.TypeData, Sender: c.Sender(), MsgID: 1<<40 + 2, MsgLen: 2000}
+	first := rawPacket(t, h, make([]byte, 1000))
+	write(first)
+	write(first)
+	want[DropDuplicate]++
+	h.Offset = 1000
+	write(rawPacket(t, h, make([]byte, 1000))) // completes it: echoed, ignored by the client
+
+	// Valid traffic goes on: after the garbage on the same socket.
+	for i := range 5 {
+		call(t, c, payload(0, i, 100+i*3000))
+	}
+	eventually(t, "drop counts reach the expected", func() bool {
+		st := s.Stats()
+		return st.Drops == want
+	})
+	st := s.Stats()
+	for r := range NumDropReasons {
+		if st.Drops[r] != want[r] {
+			t.Errorf("drops %v = %d, want %d", r, st.Drops[r], want[r])
+		}
+	}
+	_ = c.Close()
+	_ = s.Close()
+	if st := s.Stats(); st.InflightBytes != 0 {
+		t.Errorf("%d bytes in flight after Close", st.InflightBytes)
+	}
+	checkNoLeaks(t, before)
+}
+
+// TestMessageTimeout: a message whose last packet never comes is freed
+// after the timeout, and its bytes return to the budget.
+func TestMessageTimeout(t *testing.T) {
+	s := listen(t, Config{MessageTimeout: 20 * time.Millisecond})
+	c := dial(t, s)
+	h := wire.Header{Type: wire.TypeData, Sender: c.Sender(), MsgID: 99, MsgLen: 3000}
+	if _, err := c.conn.Write(rawPacket(t, h, make([]byte, 1424))); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the partial message times out", func() bool {
+		st := s.Stats()
+		return st.Drops[DropTimeout] == 1 && st.InflightBytes == 0
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if m, err := s.Receive(ctx); err == nil {
+		t.Errorf("a timed-out message was delivered: %d bytes", len(m.Data))
+	}
+}
+
+// TestReadyQueueBound: with no thread to take them, complete messages beyond
+// the ready queue's depth are dropped and counted.
+func TestReadyQueueBound(t *testing.T) {
+	s := listen(t, Config{ReadyDepth: 3})
+	c := dial(t, s)
+	for i := range 5 {
+		if _, err := c.Send(payload(0, i, 64)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "two messages dropped at the ready queue", func() bool {
+		return s.Stats().Drops[DropReadyFull] == 2
+	})
+	for range 3 {
+		m, err := s.Receive(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, ok := identify(m.Data); !ok {
+			t.Error("corrupt message")
+		}
+		m.Release()
+	}
+}

@@ -1,0 +1,171 @@
+//go:build linux
+
+package rx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// multiSocket: Linux spreads the datagrams of a port over SO_REUSEPORT
+// sockets by a hash of each flow, as RSS spreads them over NIC channels.
+const multiSocket = true
+
+// listenUDP opens a UDP socket on addr; with reuse, SO_REUSEPORT is set so
+// that several sockets can share the address.
+func listenUDP(addr string, reuse bool) (*net.UDPConn, error) {
+	lc := net.ListenConfig{}
+	if reuse {
+		lc.Control = func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			if err := c.Control(func(fd uintptr) {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			}); err != nil {
+				return err
+			}
+			if serr != nil {
+				return fmt.Errorf("SO_REUSEPORT: %w", serr)
+			}
+			return nil
+		}
+	}
+	pc, err := lc.ListenPacket(context.Background(), "udp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return pc.(*net.UDPConn), nil
+}
+
+// setSocketBuffers sets the socket's receive and send buffers to bytes,
+// beyond net.core.rmem_max when the process may (SO_RCVBUFFORCE), and
+// returns the receive buffer the kernel granted.
+func setSocketBuffers(c *net.UDPConn, bytes int) (int, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var got int
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, bytes) != nil {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, bytes)
+		}
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, bytes) != nil {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, bytes)
+		}
+		got, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
+	})
+	if err == nil {
+		err = serr
+	}
+	return got, err
+}
+
+// batchReader reads up to len(slots) datagrams per system call with
+// recvmmsg(2), through the runtime's poller (so Close interrupts it). Its
+// arrays are allocated once; a read allocates nothing.
+type batchReader struct {
+	rc    syscall.RawConn
+	hdrs  []unix.Mmsghdr
+	iovs  []unix.Iovec
+	names []unix.RawSockaddrInet6
+	want  int
+	got   int
+	errno syscall.Errno
+	fn    func(fd uintptr) bool // r.recv, bound once
+}
+
+func newBatchReader(c *net.UDPConn, max int) (*batchReader, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	r := &batchReader{
+		rc:    rc,
+		hdrs:  make([]unix.Mmsghdr, max),
+		iovs:  make([]unix.Iovec, max),
+		names: make([]unix.RawSockaddrInet6, max),
+	}
+	r.fn = r.recv
+	return r, nil
+}
+
+func (r *batchReader) recv(fd uintptr) bool {
+	for {
+		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])),
+			uintptr(r.want), unix.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false // wait for the poller
+		}
+		r.got, r.errno = int(n), e
+		return true
+	}
+}
+
+// read fills slots[:n] and meta[:n] with the next datagrams, blocking until
+// at least one arrives. A datagram longer than its slot is cut and flagged.
+func (r *batchReader) read(slots []*pktBuf, meta []rxMeta) (int, error) {
+	if len(slots) > len(r.hdrs) {
+		slots = slots[:len(r.hdrs)]
+	}
+	for i, s := range slots {
+		r.iovs[i].Base = &s.b[0]
+		r.iovs[i].SetLen(len(s.b))
+		h := &r.hdrs[i].Hdr
+		h.Iov = &r.iovs[i]
+		h.SetIovlen(1)
+		h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
+		h.Namelen = unix.SizeofSockaddrInet6
+		h.Flags = 0
+		r.hdrs[i].Len = 0
+	}
+	r.want = len(slots)
+	if err := r.rc.Read(r.fn); err != nil {
+		return 0, err
+	}
+	if r.errno != 0 {
+		return 0, r.errno
+	}
+	for i := 0; i < r.got; i++ {
+		m := &meta[i]
+		m.n = int(r.hdrs[i].Len)
+		m.trunc = r.hdrs[i].Hdr.Flags&unix.MSG_TRUNC != 0
+		m.from = sockaddrToAddrPort(&r.names[i])
+	}
+	return r.got, nil
+}
+
+// sockaddrToAddrPort converts a raw IPv4 or IPv6 socket address.
+func sockaddrToAddrPort(sa *unix.RawSockaddrInet6) netip.AddrPort {
+	p := (*[2]byte)(unsafe.Pointer(&sa.Port))
+	port := uint16(p[0])<<8 | uint16(p[1])
+	switch sa.Family {
+	case unix.AF_INET:
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), port)
+	case unix.AF_INET6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), port)
+	}
+	return netip.AddrPort{}
+}
+
+// isTransient reports read errors that concern one earlier datagram, not
+// the socket: an ICMP error for a reply we sent (ECONNREFUSED), and the like.
+func isTransient(err error) bool {
+	for _, e := range [...]unix.Errno{unix.ECONNREFUSED, unix.EHOSTUNREACH, unix.ENETUNREACH, unix.EMSGSIZE, unix.ENOBUFS, unix.ENOMEM} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}

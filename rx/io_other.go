@@ -1,0 +1,47 @@
+//go:build !linux
+
+package rx
+
+import (
+	"errors"
+	"net"
+	"syscall"
+)
+
+// multiSocket: without Linux's SO_REUSEPORT flow hashing, one socket (one
+// GRO thread) serves the address.
+const multiSocket = false
+
+func listenUDP(addr string, _ bool) (*net.UDPConn, error) {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return net.ListenUDP("udp", ua)
+}
+
+func setSocketBuffers(c *net.UDPConn, bytes int) (int, error) {
+	if err := c.SetReadBuffer(bytes); err != nil {
+		return 0, err
+	}
+	_ = c.SetWriteBuffer(bytes)
+	return bytes, nil
+}
+
+// batchReader reads one datagram per call on systems without recvmmsg.
+type batchReader struct{ c *net.UDPConn }
+
+func newBatchReader(c *net.UDPConn, _ int) (*batchReader, error) { return &batchReader{c: c}, nil }
+
+func (r *batchReader) read(slots []*pktBuf, meta []rxMeta) (int, error) {
+	n, from, err := r.c.ReadFromUDPAddrPort(slots[0].b[:])
+	if err != nil {
+		return 0, err
+	}
+	meta[0] = rxMeta{n: n, from: from, trunc: n == len(slots[0].b)}
+	return 1, nil
+}
+
+func isTransient(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED)
+}

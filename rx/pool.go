@@ -1,0 +1,90 @@
+package rx
+
+import (
+	"math/bits"
+	"net/netip"
+	"sync"
+
+	"github.com/homalb/homalb/wire"
+)
+
+// pktBuf is one receive buffer, owned by the GRO thread that reads into it
+// and lent to a SoftIRQ worker with its batch.
+type pktBuf struct {
+	b     [pktBufSize]byte
+	owner *groThread
+}
+
+// pkt is one parsed packet of a GRO batch.
+type pkt struct {
+	buf     *pktBuf
+	hdr     wire.Header
+	payload []byte // in buf
+	from    netip.AddrPort
+}
+
+// batch is a GRO batch on its way to a SoftIRQ core.
+type batch struct {
+	n         int
+	gro       int   // GRO core that collected it
+	sock      int   // socket it was read from
+	handoffNs int64 // when the GRO thread queued it
+	pkts      [MaxGROLimit]pkt
+}
+
+var batchPool = sync.Pool{New: func() any { return new(batch) }}
+
+func getBatch() *batch { return batchPool.Get().(*batch) }
+
+// putBatch returns b's buffers to their GRO threads, clears its pointers
+// and pools it.
+func putBatch(b *batch) {
+	for i := range b.pkts[:b.n] {
+		p := &b.pkts[i]
+		if p.buf != nil {
+			p.buf.owner.free <- p.buf // never blocks: free holds every buffer
+		}
+		*p = pkt{}
+	}
+	b.n = 0
+	batchPool.Put(b)
+}
+
+// Message buffers come from pools by power-of-two size class, so a
+// message's bytes are reused once the application releases it. The bound on
+// memory is Config.MaxInflightBytes, not the pools.
+const (
+	minClassShift = 8  // 256 B
+	maxClassShift = 26 // 64 MiB = MaxMessageLenLimit
+	numClasses    = maxClassShift - minClassShift + 1
+)
+
+var msgBufPools [numClasses]sync.Pool
+
+func sizeClass(n int) int {
+	if n <= 1<<minClassShift {
+		return 0
+	}
+	return bits.Len(uint(n-1)) - minClassShift
+}
+
+// getMsgBuf returns a buffer of length n (n <= MaxMessageLenLimit).
+func getMsgBuf(n int) *[]byte {
+	c := sizeClass(n)
+	if v := msgBufPools[c].Get(); v != nil {
+		bp := v.(*[]byte)
+		*bp = (*bp)[:n]
+		return bp
+	}
+	b := make([]byte, n, 1<<(c+minClassShift))
+	return &b
+}
+
+func putMsgBuf(bp *[]byte) {
+	c := sizeClass(cap(*bp))
+	if cap(*bp) != 1<<(c+minClassShift) {
+		return // not one of ours
+	}
+	*bp = (*bp)[:0]
+	msgBufPools[c].Put(bp)
+}

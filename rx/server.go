@@ -1,0 +1,357 @@
+package rx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/homalb/homalb/balance"
+)
+
+// ErrClosed is returned by Serve, Receive and Reply once the server is
+// closed.
+var ErrClosed = errors.New("rx: server closed")
+
+// Server is a running receive pipeline: K sockets on one address, a GRO
+// thread per socket, a SoftIRQ worker per logical core, and the handoff of
+// complete messages to application threads (Serve) or callers (Receive).
+// Its methods are safe for concurrent use.
+type Server struct {
+	l     *layout
+	bal   *balance.Balancer
+	tab   *balance.Table
+	epoch time.Time
+	addr  netip.AddrPort
+
+	conns    []*net.UDPConn
+	gros     []*groThread
+	workers  []*softirqWorker // by logical core
+	counters []coreCounters   // by logical core
+	groHist  []*latencyHist   // GRO→SoftIRQ, by SoftIRQ core
+	appHist  []*latencyHist   // SoftIRQ→app, by app core
+	cpuCore  map[int]int      // CPU → logical core, for Receive
+
+	msgs     msgTable
+	inflight atomic.Int64
+	drops    [NumDropReasons]atomic.Uint64
+	messages atomic.Uint64
+	msgBytes atomic.Uint64
+	replies  atomic.Uint64
+	replyErr atomic.Uint64
+	multi    atomic.Uint64 // multi-packet messages completed
+	multiCPU atomic.Uint64 // sum of their distinct SoftIRQ cores
+
+	app appState
+
+	pinFailed atomic.Bool
+	pinOnce   sync.Once
+	pinErr    atomic.Value // string
+
+	prioFailed atomic.Bool
+	prioOnce   sync.Once
+	prioErr    atomic.Value // string
+
+	mu        sync.Mutex // guards closing (with the atomic) and wgApp.Add
+	closing   atomic.Bool
+	serving   bool
+	stopGRO   chan struct{} // closed first by Close
+	appStop   chan struct{} // closed once no message can arrive any more
+	reapStop  chan struct{}
+	wgGRO     sync.WaitGroup
+	wgSoftIRQ sync.WaitGroup
+	wgApp     sync.WaitGroup
+	wgAux     sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Listen validates cfg, opens its sockets and starts the pipeline.
+func Listen(cfg Config) (*Server, error) {
+	s, err := newServer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.start()
+	return s, nil
+}
+
+// newServer opens the sockets and builds every thread's state without
+// starting any; datagrams sent meanwhile wait in the sockets' buffers.
+func newServer(cfg Config) (*Server, error) {
+	l, err := cfg.layout()
+	if err != nil {
+		return nil, err
+	}
+	tab, err := balance.NewTable(l.cores)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	bal, err := balance.New(l.Policy, tab, l.opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	s := &Server{
+		l: l, bal: bal, tab: tab, epoch: time.Now(),
+		counters: make([]coreCounters, l.cores),
+		groHist:  make([]*latencyHist, l.cores),
+		appHist:  make([]*latencyHist, l.cores),
+		cpuCore:  make(map[int]int),
+		stopGRO:  make(chan struct{}),
+		appStop:  make(chan struct{}),
+		reapStop: make(chan struct{}),
+	}
+	for c := range l.cores {
+		s.groHist[c] = newLatencyHist()
+		s.appHist[c] = newLatencyHist()
+		if _, ok := s.cpuCore[l.cpus[c]]; !ok {
+			s.cpuCore[l.cpus[c]] = c
+		}
+	}
+	for i := len(l.AppCores) - 1; i >= 0; i-- { // app cores win, the first listed most
+		s.cpuCore[l.cpus[l.AppCores[i]]] = l.AppCores[i]
+	}
+	s.msgs.init()
+	s.app.init(l.ReadyDepth, l.Threads)
+
+	addr := l.Addr
+	reuse := len(l.GROCores) > 1
+	for i := range l.GROCores {
+		c, err := listenUDP(addr, reuse)
+		if err != nil {
+			s.closeConns()
+			return nil, fmt.Errorf("rx: listen %s (socket %d of %d): %w", addr, i+1, len(l.GROCores), err)
+		}
+		s.conns = append(s.conns, c)
+		if i == 0 {
+			s.addr = c.LocalAddr().(*net.UDPAddr).AddrPort()
+			addr = s.addr.String()
+		}
+		if got, err := setSocketBuffers(c, l.SocketBuffer); err != nil || got < l.SocketBuffer && i == 0 {
+			l.Logf("rx: socket buffer of %s: asked %d bytes, got %d (%v)", addr, l.SocketBuffer, got, err)
+		}
+	}
+	for i, core := range l.GROCores {
+		g, err := newGROThread(s, core, i, s.conns[i])
+		if err != nil {
+			s.closeConns()
+			return nil, fmt.Errorf("rx: GRO core %d: %w", core, err)
+		}
+		s.gros = append(s.gros, g)
+	}
+	s.workers = make([]*softirqWorker, l.cores)
+	for c := range l.cores {
+		s.workers[c] = &softirqWorker{s: s, core: c, q: make(chan *batch, l.QueueDepth)}
+	}
+	return s, nil
+}
+
+// start launches the pipeline's threads and returns once each has tried to
+// pin itself, so that Pinned is meaningful.
+func (s *Server) start() {
+	var started sync.WaitGroup
+	for _, w := range s.workers {
+		s.wgSoftIRQ.Add(1)
+		started.Add(1)
+		go s.roleGoroutine("softirq", w.core, &s.wgSoftIRQ, &started, w.run)
+	}
+	for _, g := range s.gros {
+		s.wgGRO.Add(1)
+		started.Add(1)
+		go s.roleGoroutine("gro", g.core, &s.wgGRO, &started, g.run)
+	}
+	s.wgAux.Add(1)
+	go s.runReaper()
+	started.Wait()
+}
+
+// roleGoroutine runs body as a long-lived pipeline thread of core: labelled
+// for profiles, locked to an OS thread pinned to the core's CPU.
+func (s *Server) roleGoroutine(role string, core int, wg, started *sync.WaitGroup, body func()) {
+	defer wg.Done()
+	pprof.Do(context.Background(), pprof.Labels("rx", role, "core", strconv.Itoa(core)), func(context.Context) {
+		s.pin(core)
+		if role != "app" {
+			s.prioritize()
+		}
+		if started != nil {
+			started.Done()
+		}
+		body()
+	})
+}
+
+// pin locks the calling goroutine to its thread and pins the thread to the
+// CPU of core; a refusal is logged once and the thread runs unpinned.
+func (s *Server) pin(core int) {
+	if s.l.NoPin {
+		runtime.LockOSThread()
+		return
+	}
+	if err := pinThread(s.l.cpus[core]); err != nil {
+		s.pinFailed.Store(true)
+		s.pinOnce.Do(func() {
+			s.pinErr.Store(err.Error())
+			s.l.Logf("rx: threads run unpinned: %v", err)
+		})
+	}
+}
+
+// prioritize raises the calling GRO or SoftIRQ thread above application
+// threads (Config.NoPriority); a refusal is logged once and the thread keeps
+// its ordinary priority.
+func (s *Server) prioritize() {
+	if s.l.NoPriority {
+		return
+	}
+	if err := raisePriority(); err != nil {
+		s.prioFailed.Store(true)
+		s.prioOnce.Do(func() {
+			s.prioErr.Store(err.Error())
+			s.l.Logf("rx: GRO and SoftIRQ threads run at ordinary priority: %v", err)
+		})
+	}
+}
+
+// clock is the pipeline's time: ns since the server started, monotonic.
+func (s *Server) clock() int64 { return int64(time.Since(s.epoch)) }
+
+func (s *Server) drop(r DropReason) { s.drops[r].Add(1) }
+
+// Addr returns the address the sockets are bound to.
+func (s *Server) Addr() netip.AddrPort { return s.addr }
+
+// Balancer returns the balancer that steers the pipeline; its table is the
+// pipeline's live activity table.
+func (s *Server) Balancer() *balance.Balancer { return s.bal }
+
+// NumCores reports the number of logical cores.
+func (s *Server) NumCores() int { return s.l.cores }
+
+// CPU returns the CPU logical core is mapped to.
+func (s *Server) CPU(core int) int { return s.l.cpus[core] }
+
+// Pinned reports whether every thread started so far is pinned to its CPU.
+// It is false with NoPin and once any pin was refused.
+func (s *Server) Pinned() bool { return !s.l.NoPin && !s.pinFailed.Load() }
+
+// Prioritized reports whether every GRO and SoftIRQ thread runs at
+// real-time priority (false with NoPriority or once a raise was refused).
+func (s *Server) Prioritized() bool { return !s.l.NoPriority && !s.prioFailed.Load() }
+
+// Stats returns a snapshot of the telemetry.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		Policy:        s.l.Policy,
+		Addr:          s.addr.String(),
+		Pinned:        s.Pinned(),
+		Prioritized:   s.Prioritized(),
+		UptimeNs:      s.clock(),
+		Cores:         make([]CoreStats, s.l.cores),
+		Messages:      s.messages.Load(),
+		MessageBytes:  s.msgBytes.Load(),
+		Replies:       s.replies.Load(),
+		ReplyErrors:   s.replyErr.Load(),
+		InflightBytes: s.inflight.Load(),
+	}
+	if v, ok := s.pinErr.Load().(string); ok {
+		st.PinError = v
+	}
+	if v, ok := s.prioErr.Load().(string); ok {
+		st.PriorityError = v
+	}
+	for r := range st.Drops {
+		st.Drops[r] = s.drops[r].Load()
+	}
+	if n := s.multi.Load(); n > 0 {
+		st.SoftIRQCoresPerMsg = float64(s.multiCPU.Load()) / float64(n)
+	}
+	gro := make(map[int]bool)
+	for _, g := range s.l.GROCores {
+		gro[g] = true
+	}
+	for c := range st.Cores {
+		k := &s.counters[c]
+		st.Cores[c] = CoreStats{
+			Core: c, CPU: s.l.cpus[c], GRO: gro[c],
+			GROPackets: k.groPackets.Load(), GROBursts: k.groBursts.Load(), GROBatches: k.groBatches.Load(),
+			InlinePackets: k.inlinePackets.Load(), LocalBatches: k.localBatches.Load(),
+			RemoteBatches: k.remoteBatches.Load(), SoftIRQPackets: k.softirqPackets.Load(),
+			AppMessages: k.appMessages.Load(),
+			GRONs:       k.groNs.Load(), SoftIRQNs: k.softirqNs.Load(), AppNs: k.appNs.Load(),
+		}
+	}
+	g2s := hdr.New(1, latencyMax, 2)
+	s2a := hdr.New(1, latencyMax, 2)
+	for c := range s.l.cores {
+		s.groHist[c].mergeInto(g2s)
+		s.appHist[c].mergeInto(s2a)
+	}
+	st.GROToSoftIRQ, st.SoftIRQToApp = summarize(g2s), summarize(s2a)
+	return st
+}
+
+// Close stops the pipeline: it closes the sockets, lets the GRO threads and
+// then the SoftIRQ workers finish what they hold, wakes every waiting
+// thread with ErrClosed, frees every message the application does not hold,
+// and waits for all of the server's goroutines (handlers of Serve included)
+// to return. It is safe to call more than once.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closing.Store(true)
+		s.mu.Unlock()
+		close(s.stopGRO)
+		s.closeErr = s.closeConns()
+		s.wgGRO.Wait()
+		for _, w := range s.workers {
+			close(w.q)
+		}
+		s.wgSoftIRQ.Wait()
+		s.app.close(s)
+		close(s.appStop)
+		s.wgApp.Wait()
+		close(s.reapStop)
+		s.wgAux.Wait()
+		s.msgs.freeAll(s)
+	})
+	return s.closeErr
+}
+
+func (s *Server) closeConns() error {
+	var first error
+	for _, c := range s.conns {
+		if err := c.Close(); err != nil && first == nil {
+			first = fmt.Errorf("rx: close socket: %w", err)
+		}
+	}
+	return first
+}
+
+// runReaper frees messages whose next packet has not come within the
+// message timeout.
+func (s *Server) runReaper() {
+	defer s.wgAux.Done()
+	pprof.Do(context.Background(), pprof.Labels("rx", "reaper"), func(context.Context) {
+		period := max(s.l.MessageTimeout/4, time.Millisecond)
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.reapStop:
+				return
+			case <-t.C:
+				n := s.msgs.expire(s, s.clock()-int64(s.l.MessageTimeout))
+				s.drops[DropTimeout].Add(uint64(n))
+			}
+		}
+	})
+}

@@ -201,6 +201,7 @@ type host struct {
 	r          *recorder
 	nextSeq    int64
 	inflightNs []int64 // per core: cost of batches handed to it, not yet arrived (oracle only)
+	queuedNs   []int64 // per core: cost of batches in its backlog queue (oracle only)
 	overloaded bool
 
 	tr           Tracer // nil unless tracing
@@ -635,6 +636,7 @@ func (h *host) flush(c *core) {
 func (h *host) batchArrives(c *core, bi int32) {
 	if h.inflightNs != nil {
 		h.inflightNs[c.id] -= h.batches[bi].costNs
+		h.queuedNs[c.id] += h.batches[bi].costNs
 	}
 	c.backlog.push(bi)
 	h.enterSoftirq(c)
@@ -663,10 +665,10 @@ func (h *host) oracleDelay(gro, core int) int64 {
 	if c.stepKind != stepNone {
 		d += c.stepEnd - h.now
 	}
-	d += h.inflightNs[core] // may include batches arriving after ours: a small overestimate
-	for i := 0; i < c.backlog.len(); i++ {
-		d += h.batchNs(c, &h.batches[c.backlog.buf[(c.backlog.head+i)%len(c.backlog.buf)]])
-	}
+	// Batches on their way or queued, at the cost estimated when they were
+	// handed off (kept as running sums: an overloaded core may queue
+	// thousands, and the oracle asks about every core for every batch).
+	d += h.inflightNs[core] + h.queuedNs[core]
 	if c.cur >= 0 {
 		bt := &h.batches[c.cur]
 		for _, p := range bt.pkts[c.curIdx:] {
@@ -681,6 +683,10 @@ func (h *host) oracleDelay(gro, core int) int64 {
 // appearance (one grant decision per message per batch).
 func (h *host) beginBatch(c *core, bi int32) {
 	bt := &h.batches[bi]
+	if h.queuedNs != nil && bt.costNs > 0 {
+		h.queuedNs[c.id] -= bt.costNs // it leaves the queue (same-core batches never entered it)
+		bt.costNs = 0
+	}
 	h.tab.SoftIRQStart(int(c.id), h.now)
 	if h.inWindow() {
 		h.r.groToSoftirq.Record(h.now - bt.flushed)

@@ -107,6 +107,7 @@ func newHost(cfg Config) (*host, error) {
 	h.stopAt = h.measureEnd + cfg.DrainNs
 	if cfg.Policy == "oracle" {
 		h.inflightNs = make([]int64, n)
+		h.queuedNs = make([]int64, n)
 	}
 	h.mtu = int32(cfg.Host.MTUPayload)
 	h.mtuLinkNs = int64(math.Round(float64(cfg.Host.MTUPayload+cfg.Host.HeaderBytes) * 8 / h.linkBps))

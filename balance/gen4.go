@@ -40,10 +40,10 @@ type gen4 struct {
 	pool       []int32 // SoftIRQ cores in order of preference
 	pos        []int32 // core → its position in pool, or a value ≥ len(pool)
 	minActive  int32
-	active     *atomic.Int32 // size of the pool prefix in use
-	lastGrow   *atomic.Int64
-	lastShrink *atomic.Int64
-	pressure   *atomic.Int64 // last time a decision found all sampled cores backlogged
+	active     atomic.Int32 // size of the pool prefix in use
+	lastGrow   atomic.Int64
+	lastShrink atomic.Int64
+	pressure   atomic.Int64 // last time a decision found all sampled cores backlogged
 }
 
 func newGen4(t *Table, o Options) (Policy, error) {
@@ -63,7 +63,7 @@ func newGen4(t *Table, o Options) (Policy, error) {
 	seen := make([]bool, n)
 	groups := o.Gen3Groups
 	if groups == nil {
-		groups, _ = DeployedGen3Groups(n)
+		groups, _ = DeployedGen3Groups(n) // none when n is not a multiple of 4: the pool is every non-GRO core
 	}
 	for j := 0; j < MaxGen3Candidates; j++ {
 		for _, g := range groups {
@@ -88,13 +88,12 @@ func newGen4(t *Table, o Options) (Policy, error) {
 	for i, c := range pool {
 		pos[c] = int32(i)
 	}
-	p := gen4{pool: pool, pos: pos, minActive: int32(max(1, len(pool)/gen4MinPoolDiv)),
-		active: new(atomic.Int32), lastGrow: new(atomic.Int64), lastShrink: new(atomic.Int64), pressure: new(atomic.Int64)}
+	p := &gen4{pool: pool, pos: pos, minActive: int32(max(1, len(pool)/gen4MinPoolDiv))}
 	p.active.Store(p.minActive)
 	p.lastGrow.Store(Never)
 	p.lastShrink.Store(Never)
 	p.pressure.Store(Never)
-	return &p, nil
+	return p, nil
 }
 
 func (*gen4) Name() string { return "gen4" }

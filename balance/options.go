@@ -38,6 +38,10 @@ type Options struct {
 	// Gen3Groups is Gen3's layout; nil means the deployed layout for the
 	// table's core count ([DeployedGen3Groups]).
 	Gen3Groups []Group
+	// GROCores, when set, are the cores that do GRO in this deployment (the
+	// driver's choice of NIC channels), overriding the policy's own
+	// deployment: gen4 and oracle steer SoftIRQ work to the other cores.
+	GROCores []int
 	// HashSeed seeds the flow hash of the rps policy.
 	HashSeed uint64
 	// Oracle, for the oracle policy only, returns how long (ns) a batch
@@ -69,6 +73,13 @@ func (o Options) Validate(n int) error {
 		return fmt.Errorf("GRO busy window %d ns is negative", o.GROBusyNs)
 	case o.ScanCores < 1 || o.ScanCores > 64:
 		return fmt.Errorf("cores to scan %d out of range 1..64", o.ScanCores)
+	}
+	seen := map[int]bool{}
+	for _, c := range o.GROCores {
+		if c < 0 || c >= n || seen[c] {
+			return fmt.Errorf("GRO cores %v: core %d out of range 0..%d or listed twice", o.GROCores, c, n-1)
+		}
+		seen[c] = true
 	}
 	if o.Gen3Groups != nil {
 		if _, err := compileGroups(o.Gen3Groups, n); err != nil {

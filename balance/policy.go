@@ -50,6 +50,9 @@ func (i Info) DeployedGROCores(n int, o Options) ([]int, error) {
 
 // gen3GROCores is the GRO cores of Gen3's layout (explicit or deployed).
 func gen3GROCores(n int, o Options) ([]int, error) {
+	if o.GROCores != nil {
+		return o.GROCores, nil
+	}
 	groups := o.Gen3Groups
 	if groups == nil {
 		var err error

@@ -227,6 +227,9 @@ func (c *Config) balanceOptions() (balance.Options, error) {
 	o.SameCoreSingle = c.Balance.SameCore
 	o.ScanCores = c.Balance.ScanCores
 	o.HashSeed = c.Seed
+	if len(c.Host.GROCores) > 0 {
+		o.GROCores = c.Host.GROCores
+	}
 	// The oracle's knowledge comes from the running host (newHost sets it);
 	// for validation any function will do.
 	o.Oracle = func(int, int) int64 { return 0 }

@@ -166,3 +166,23 @@ func TestCompareRunsEveryPolicy(t *testing.T) {
 		t.Errorf("compare on 6 cores: exit %d\n%s", code, out)
 	}
 }
+
+// TestCompareSeeds: --seeds reports mean ± interval per policy and ranks only
+// where intervals separate; an overloaded scenario says so.
+func TestCompareSeeds(t *testing.T) {
+	args := append([]string{"compare", "--seeds", "3", "--policies", "gen2,gen4", "--workload", "w3"}, fast...)
+	code, out, stderr := cli(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, "seeds 1…3") || !strings.Contains(out, " ± ") || !strings.Contains(out, "ranking by short_p99") {
+		t.Errorf("compare --seeds output:\n%s", out)
+	}
+	if code, _, _ := cli(t, "compare", "--seeds", "0"); code != 2 {
+		t.Errorf("--seeds 0: exit %d", code)
+	}
+	args = append([]string{"compare", "--policies", "gen4", "--workload", "w1", "--load", "0.9"}, fast...)
+	if _, out, _ := cli(t, args...); !strings.Contains(out, "no policy keeps up") {
+		t.Errorf("overloaded scenario without a note:\n%s", out)
+	}
+}

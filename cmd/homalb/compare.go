@@ -13,12 +13,14 @@ import (
 	"github.com/homalb/homalb/balance"
 	"github.com/homalb/homalb/report"
 	"github.com/homalb/homalb/sim"
+	"github.com/homalb/homalb/sweep"
 )
 
 func newCompareCmd() *cobra.Command {
 	var sf scenarioFlags
 	var policies []string
 	var jsonOut, csvOut, htmlOut string
+	var seeds int
 	cmd := &cobra.Command{
 		Use:   "compare",
 		Short: "Run every policy on the same scenario and seed, and compare them (the main job)",
@@ -26,11 +28,16 @@ func newCompareCmd() *cobra.Command {
 seed, in parallel, and print one row per policy: slowdown of one-packet
 messages (P50/P99/P99.9), P99 slowdown of all messages, P99 handoff latencies,
 the busiest core's utilisation and the fraction of 100 µs windows with a
-hotspot. The default scenario is the xl170 profile, W4, 80% load.`,
+hotspot. The default scenario is the xl170 profile, W4, 80% load.
+
+With --seeds N every policy runs with seeds seed … seed+N−1 and every column
+is reported as mean ± 95% confidence interval; policies are ranked only where
+the intervals separate. (For more, use 'homalb sweep'.)`,
 		Example: `  homalb compare
   homalb compare --workload w3 --load 0.5 --policies gen2,gen3
   homalb compare --profile c6525-100g --workload w5 --json all.json
-  homalb compare --html report.html --csv slowdown.csv`,
+  homalb compare --html report.html --csv slowdown.csv
+  homalb compare --seeds 10 --duration 100ms`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			base, err := sf.resolve(cmd)
@@ -40,12 +47,18 @@ hotspot. The default scenario is the xl170 profile, W4, 80% load.`,
 			if len(policies) == 0 {
 				policies = balance.Names()
 			}
-			cfgs := make([]sim.Config, len(policies))
-			for i, p := range policies {
-				cfgs[i] = base
-				cfgs[i].Policy = p
+			if seeds < 1 || seeds > 1000 {
+				return badInput(fmt.Errorf("--seeds %d: want 1..1000", seeds))
+			}
+			var cfgs []sim.Config
+			for _, p := range policies {
 				if _, err := balance.Lookup(p); err != nil {
 					return badInput(err)
+				}
+				for k := 0; k < seeds; k++ {
+					c := base
+					c.Policy, c.Seed = p, base.Seed+uint64(k)
+					cfgs = append(cfgs, c)
 				}
 			}
 			if err := base.Check(); err != nil {
@@ -84,8 +97,14 @@ hotspot. The default scenario is the xl170 profile, W4, 80% load.`,
 			}
 			if htmlOut != "" {
 				title := fmt.Sprintf("homalb compare: %s at %.0f%% load on %s", base.Workload, 100*base.Load, base.Profile)
+				var first []*sim.Result // the report draws one run per policy: the first seed's
+				for _, r := range ok {
+					if r.Config.Seed == base.Seed {
+						first = append(first, r)
+					}
+				}
 				if err := writeOutput(htmlOut, out, func(w io.Writer) error {
-					return report.WriteHTML(w, ok, report.Options{Title: title})
+					return report.WriteHTML(w, first, report.Options{Title: title})
 				}); err != nil {
 					return err
 				}
@@ -93,11 +112,15 @@ hotspot. The default scenario is the xl170 profile, W4, 80% load.`,
 			if jsonOut == "-" || csvOut == "-" || htmlOut == "-" {
 				return nil
 			}
+			if seeds > 1 {
+				return printSeedComparison(out, base, seeds, ok, errs)
+			}
 			return printComparison(out, base, policies, results, errs)
 		},
 	}
 	sf.register(cmd, false)
 	cmd.Flags().StringSliceVar(&policies, "policies", nil, "policies to compare, comma-separated (default: all)")
+	cmd.Flags().IntVar(&seeds, "seeds", 1, "run each policy with this many seeds and report mean ± 95% CI")
 	cmd.Flags().StringVar(&jsonOut, "json", "", "write the results as a JSON array to `FILE` (- for stdout)")
 	cmd.Flags().StringVar(&csvOut, "csv", "", "write the slowdown by size as CSV to `FILE`, one row per policy and size bucket (- for stdout)")
 	cmd.Flags().StringVar(&htmlOut, "html", "", "write an HTML report with charts to `FILE` (- for stdout; see 'homalb report')")
@@ -160,13 +183,63 @@ func printComparison(w io.Writer, base sim.Config, policies []string, results []
 		}
 	}
 	tw.Flush()
+	printLegend(w)
+	if len(failed) > 0 {
+		fmt.Fprintln(w, "\n"+strings.Join(failed, "\n"))
+	}
+	overloadNote(w, base, results)
+	return nil
+}
+
+// compareMetrics are the columns of compare --seeds.
+var compareMetrics = []string{"short_p50", "short_p99", "short_p999", "all_p99", "gro_softirq_p99_ns", "softirq_app_p99_ns", "busiest_core", "hotspot_frac"}
+
+func printSeedComparison(w io.Writer, base sim.Config, seeds int, results []*sim.Result, errs []error) error {
+	fmt.Fprintf(w, "%s (%d cores, %g Gbps), %s at %.0f%% load, %.0f ms measured, seeds %d…%d: mean ± 95%% interval\n\n",
+		base.Profile, base.Host.Cores, base.Host.LinkGbps, base.Workload, 100*base.Load, float64(base.DurationNs)/1e6, base.Seed, base.Seed+uint64(seeds)-1)
+	s := sweep.SummarizeResults(results)
+	if err := s.Table(w, compareMetrics); err != nil {
+		return err
+	}
+	for _, m := range []string{"short_p99", "all_p99"} {
+		if lines := s.Ranking(m); len(lines) > 0 {
+			fmt.Fprintf(w, "\nranking by %s (\"<\": intervals separate; \"≈\": they overlap): %s\n", m, strings.Join(lines, "; "))
+		}
+	}
+	printLegend(w)
+	seen := map[string]bool{}
+	for _, err := range errs {
+		if err != nil && !seen[err.Error()] {
+			seen[err.Error()] = true
+			fmt.Fprintln(w, "\n"+err.Error())
+		}
+	}
+	overloadNote(w, base, results)
+	return nil
+}
+
+// overloadNote says when the traffic asks for more CPU than the host has, so
+// that no one reads slowdowns of thousands as a verdict on a policy.
+func overloadNote(w io.Writer, base sim.Config, results []*sim.Result) {
+	offered, over := 0.0, 0
+	for _, r := range results {
+		if r == nil {
+			continue
+		}
+		offered = max(offered, r.OfferedCores)
+		if r.Overloaded {
+			over++
+		}
+	}
+	if offered > float64(base.Host.Cores) || over > 0 {
+		fmt.Fprintf(w, "\nnote: the traffic asks for ≈%.1f cores of %d (offered_cores); %d run(s) stopped overloaded. Above the core count no policy keeps up: these slowdowns measure the overload, not the policies.\n", offered, base.Host.Cores, over)
+	}
+}
+
+func printLegend(w io.Writer) {
 	fmt.Fprintln(w, `
 short: slowdown of one-packet messages; all: of every message. Slowdown = latency
 (first packet at the NIC → whole message with a thread) ÷ the same size's latency
 on an idle host. busiest core: its GRO + SoftIRQ + app work (polling excluded).
 hotspot: 100 µs windows in which some core was > 90% busy.`)
-	if len(failed) > 0 {
-		fmt.Fprintln(w, "\n"+strings.Join(failed, "\n"))
-	}
-	return nil
 }

@@ -32,6 +32,7 @@ type progressBar struct {
 	now   func() time.Time
 	width int // terminal columns
 	label string
+	unit  func(done, end int64) string // renders the amounts; simulated time by default
 
 	mu        sync.Mutex
 	start     time.Time
@@ -59,6 +60,16 @@ func newProgressBar(w io.Writer, label string, ends []int64, width int, now func
 		done: make([]int64, len(ends)), end: append([]int64(nil), ends...)}
 }
 
+// newRunsProgress is a progress bar counting whole runs (for sweeps), nil
+// when stderr is not a terminal. Report progress with update(0, done, total).
+func newRunsProgress(stderr io.Writer, label string) *progressBar {
+	p := newProgress(stderr, label, []int64{0})
+	if p != nil {
+		p.unit = func(done, end int64) string { return fmt.Sprintf("%d / %d runs", done, end) }
+	}
+	return p
+}
+
 // hook returns the sim.RunOptions.Progress function of run i (nil for a nil
 // bar).
 func (p *progressBar) hook(i int) func(done, end int64) {
@@ -69,6 +80,9 @@ func (p *progressBar) hook(i int) func(done, end int64) {
 }
 
 func (p *progressBar) update(i int, done, end int64) {
+	if p == nil {
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.done[i], p.end[i] = done, max(end, done)
@@ -96,7 +110,11 @@ func (p *progressBar) line(now time.Time) string {
 		elapsed := now.Sub(p.start)
 		eta = fmtETA(time.Duration(float64(elapsed) * (1 - frac) / frac))
 	}
-	right := fmt.Sprintf(" %3.0f%%  %s / %s simulated  ETA %s", 100*frac, fmtSimTime(done), fmtSimTime(end), eta)
+	amounts := fmtSimTime(done) + " / " + fmtSimTime(end) + " simulated"
+	if p.unit != nil {
+		amounts = p.unit(done, end)
+	}
+	right := fmt.Sprintf(" %3.0f%%  %s  ETA %s", 100*frac, amounts, eta)
 	left := p.label + " "
 	barW := p.width - 1 - utf8.RuneCountInString(left+right) - 2
 	if barW < 10 {

@@ -77,8 +77,8 @@ Experiment file:
 				fmt.Fprintf(w, "%d runs (%s × %d seeds)\n", len(runs), axesText(e), len(e.Seeds))
 				return nil
 			}
-			bar := newProgressLine(cmd.ErrOrStderr(), "runs")
-			opt.Progress = bar.update
+			bar := newRunsProgress(cmd.ErrOrStderr(), "sweep")
+			opt.Progress = func(done, total int) { bar.update(0, int64(done), int64(total)) }
 			rep, err := sweep.Execute(e, runs, opt)
 			bar.finish()
 			if err != nil {

@@ -9,13 +9,12 @@ import (
 	"testing"
 
 	"github.com/homalb/homalb/balance"
+	"github.com/homalb/homalb/internal/testenv"
 )
 
 // The workload tables live beside the repository, never in it.
 func TestMain(m *testing.M) {
-	if os.Getenv("HOMALB_WORKLOADS") == "" {
-		os.Setenv("HOMALB_WORKLOADS", "../../shared/workloads")
-	}
+	testenv.UseSharedWorkloads()
 	os.Exit(m.Run())
 }
 

@@ -7,12 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/homalb/homalb/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv("HOMALB_WORKLOADS") == "" {
-		os.Setenv("HOMALB_WORKLOADS", "../../shared/workloads")
-	}
+	testenv.UseSharedWorkloads()
 	os.Exit(m.Run())
 }
 

@@ -9,12 +9,11 @@ import (
 	"testing"
 
 	"github.com/homalb/homalb/balance"
+	"github.com/homalb/homalb/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv("HOMALB_WORKLOADS") == "" {
-		os.Setenv("HOMALB_WORKLOADS", "../../../shared/workloads")
-	}
+	testenv.UseSharedWorkloads()
 	os.Exit(m.Run())
 }
 

@@ -1,6 +1,7 @@
 package rx
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"testing"
 
@@ -15,6 +16,7 @@ type burstFixture struct {
 	g    *groThread
 	pkts [][]byte
 	from netip.AddrPort
+	runs uint64
 }
 
 func newBurstFixture(t testing.TB, policy string) *burstFixture {
@@ -26,9 +28,9 @@ func newBurstFixture(t testing.TB, policy string) *burstFixture {
 	f := &burstFixture{s: s, g: s.gros[0], from: netip.MustParseAddrPort("127.0.0.1:9")}
 	// A W2-like burst: 10 whole messages and a 10-packet message.
 	for i := range 10 {
-		f.pkts = append(f.pkts, zeroPacket(t, wire.Header{Type: wire.TypeData, Sender: 1, MsgID: uint64(i), MsgLen: 300}, 300))
+		f.pkts = append(f.pkts, zeroPacket(t, wire.Header{Type: wire.TypeData, Sender: 1, MsgID: uint64(i), MsgLen: 300, GrantOffset: 300}, 300))
 	}
-	h := wire.Header{Type: wire.TypeData, Sender: 1, MsgID: 100, MsgLen: 10 * MaxPayload}
+	h := wire.Header{Type: wire.TypeData, Sender: 1, MsgID: 100, MsgLen: 10 * MaxPayload, GrantOffset: 10 * MaxPayload}
 	for i := range 10 {
 		h.Offset = uint32(i * MaxPayload)
 		f.pkts = append(f.pkts, zeroPacket(t, h, MaxPayload))
@@ -44,15 +46,19 @@ func zeroPacket(t testing.TB, h wire.Header, n int) []byte {
 	return b
 }
 
-// run feeds one burst and releases the messages it completed; it returns
-// how many.
+// run feeds one burst and releases the messages it completed (without a
+// response: each RPC ends with an ACK to the sender); it returns how many.
+// Each run gives its messages fresh ids, as a sender would.
 func (f *burstFixture) run() int {
 	g := f.g
 	if k := g.refill(); k < len(f.pkts) {
 		panic("fixture: too few free buffers")
 	}
+	f.runs++
 	for i, p := range f.pkts {
-		copy(g.slots[i].b[:], p)
+		b := g.slots[i].b[:]
+		copy(b, p)
+		binary.BigEndian.PutUint64(b[16:], binary.BigEndian.Uint64(p[16:])+f.runs<<20) // message id
 		g.meta[i] = rxMeta{n: len(p), from: f.from}
 	}
 	g.burst(len(f.pkts), f.s.clock())

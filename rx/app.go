@@ -26,6 +26,7 @@ type Message struct {
 
 	srv     *Server
 	buf     *[]byte
+	replied bool // Reply was called
 	asm     assembly
 	sock    int    // socket that received it, and sends the reply
 	core    int    // core of the thread that took it; −1 before
@@ -58,19 +59,54 @@ func (s *Server) free(m *Message) {
 // Release gives the message back to the pipeline: its bytes count against
 // the in-flight budget until then. m must not be used afterwards. Serve
 // releases the messages it hands to a handler when the handler returns.
+//
+// Releasing a message that was not replied to ends its RPC without a
+// response: the server tells the sender with ACK, which completes a
+// Client.Send and fails a Client.Call with ErrNoResponse.
 func (m *Message) Release() {
-	if s := m.srv; s != nil {
-		s.free(m)
+	s := m.srv
+	if s == nil {
+		return
 	}
+	if !m.replied {
+		s.endUnanswered(msgKey{from: m.From, sender: m.Sender, id: m.ID})
+	}
+	s.free(m)
+}
+
+// endUnanswered ends the RPC of a request released without a response.
+func (s *Server) endUnanswered(k msgKey) {
+	sh := s.msgs.shard(&k)
+	tx := txScratchPool.Get().(*txScratch)
+	sh.mu.Lock()
+	if r := sh.m[k]; r != nil && r.state == rpcProcessing {
+		r.xmits++
+		if s.sender(r.sock, tx).ctl(k.from, wire.TypeAck, 0, k.sender, k.id, 0, 0, 0,
+			faultKey(k.id, r.xmits)^uint64(wire.TypeAck)<<56) == nil {
+			s.tc.ctlOut[wire.TypeAck].Add(1)
+		}
+		s.endLocked(sh, r, true, tx)
+	}
+	sh.mu.Unlock()
+	s.flushGrants(tx)
+	txScratchPool.Put(tx)
 }
 
 // Reply sends data to the message's sender as the response to it: DATA
 // packets flagged FlagResponse with the request's Sender and ID, from the
-// socket that received the request. It counts as application activity of
-// the core of the thread that took the message.
+// socket that received the request. The first UnschedBytes go at once, the
+// rest as the client grants them; data is copied, and the copy is held (in
+// the in-flight budget) until the client acknowledges it. It counts as
+// application activity of the core of the thread that took the message. A
+// message takes one Reply; after the client gave up on the RPC, Reply
+// returns ErrRPCEnded.
 func (m *Message) Reply(data []byte) error {
 	return m.srv.reply(m, data)
 }
+
+// ErrRPCEnded is returned by Reply when the RPC ended before the response:
+// the client gave up on it (or it was already answered).
+var ErrRPCEnded = errors.New("rx: the RPC ended before the response")
 
 // Handler processes one message on an application thread of Serve. m and
 // m.Data are valid only until the handler returns.
@@ -119,6 +155,7 @@ func (s *Server) deliver(m *Message) {
 	a.mu.Lock()
 	if a.closed {
 		a.mu.Unlock()
+		s.forget(msgKey{from: m.From, sender: m.Sender, id: m.ID})
 		s.free(m)
 		return
 	}
@@ -142,6 +179,7 @@ func (s *Server) deliver(m *Message) {
 	if a.n == len(a.ready) {
 		a.mu.Unlock()
 		s.drop(DropReadyFull)
+		s.forget(msgKey{from: m.From, sender: m.Sender, id: m.ID})
 		s.free(m)
 		return
 	}
@@ -325,9 +363,6 @@ func (s *Server) callerCore() int {
 	return s.l.AppCores[0]
 }
 
-// sendBufPool holds datagram buffers for sending.
-var sendBufPool = sync.Pool{New: func() any { return new([MaxDatagram]byte) }}
-
 // reply sends a response to m's sender.
 func (s *Server) reply(m *Message, data []byte) error {
 	if s == nil {
@@ -336,42 +371,47 @@ func (s *Server) reply(m *Message, data []byte) error {
 	if s.closing.Load() {
 		return ErrClosed
 	}
-	if m.core >= 0 {
-		s.tab.AppActive(m.core, s.clock())
+	if m.replied {
+		return fmt.Errorf("rx: reply to %v message %d: %w", m.From, m.ID, ErrRPCEnded)
 	}
-	buf := sendBufPool.Get().(*[MaxDatagram]byte)
-	defer sendBufPool.Put(buf)
-	h := wire.Header{Type: wire.TypeData, Flags: wire.FlagResponse, Sender: m.Sender, MsgID: m.ID}
-	for off := 0; off < len(data) || off == 0; {
-		pkt, next, err := encodeSegment(buf, &h, data, off)
-		if err == nil {
-			_, err = s.conns[m.sock].WriteToUDPAddrPort(pkt, m.From)
-		}
-		if err != nil {
-			s.replyErr.Add(1)
-			return fmt.Errorf("rx: reply to %v message %d: %w", m.From, m.ID, err)
-		}
-		off = next
+	m.replied = true
+	if len(data) == 0 || len(data) > s.l.MaxMessageLen {
+		s.replyErr.Add(1)
+		return fmt.Errorf("rx: reply of %d bytes: want 1..%d", len(data), s.l.MaxMessageLen)
+	}
+	now := s.clock()
+	if m.core >= 0 {
+		s.tab.AppActive(m.core, now)
+	}
+	// A response is charged to the in-flight budget but never refused: the
+	// budget admits requests, and a response answers one admitted already.
+	n := int64(len(data))
+	s.inflight.Add(n)
+	buf := getMsgBuf(len(data))
+	copy(*buf, data)
+	k := msgKey{from: m.From, sender: m.Sender, id: m.ID}
+	sh := s.msgs.shard(&k)
+	tx := txScratchPool.Get().(*txScratch)
+	defer txScratchPool.Put(tx)
+	sh.mu.Lock()
+	r := sh.m[k]
+	if r == nil || r.state != rpcProcessing {
+		sh.mu.Unlock()
+		s.inflight.Add(-n)
+		putMsgBuf(buf)
+		return fmt.Errorf("rx: reply to %v message %d: %w", m.From, m.ID, ErrRPCEnded)
+	}
+	r.state = rpcResponding
+	r.outBuf = buf
+	r.out = outMsg{data: *buf, granted: uint32(min(len(data), s.l.transport.unsched))}
+	r.lastNs, r.pokeNs = now, now
+	sent, err := s.sender(r.sock, tx).sendGranted(k.from, r.respHeader(), &r.out, &r.xmits)
+	sh.mu.Unlock()
+	s.tc.dataOut.Add(uint64(sent))
+	if err != nil { // the rest goes out when the client asks for it
+		s.replyErr.Add(1)
+		return fmt.Errorf("rx: reply to %v message %d: %w", m.From, m.ID, err)
 	}
 	s.replies.Add(1)
 	return nil
-}
-
-// encodeSegment encodes into buf the DATA packet of data that starts at
-// off, under h (its MsgLen, Offset and GrantOffset are set here), and
-// returns it with the offset of the next segment. Messages are cut into
-// segments of MaxPayload bytes.
-func encodeSegment(buf *[MaxDatagram]byte, h *wire.Header, data []byte, off int) ([]byte, int, error) {
-	if len(data) == 0 || len(data) > MaxMessageLenLimit {
-		return nil, 0, fmt.Errorf("message of %d bytes: want 1..%d", len(data), MaxMessageLenLimit)
-	}
-	h.MsgLen = uint32(len(data))
-	h.GrantOffset = h.MsgLen
-	h.Offset = uint32(off)
-	end := min(off+MaxPayload, len(data))
-	n, err := wire.Encode(buf[:], *h, data[off:end])
-	if err != nil {
-		return nil, 0, err
-	}
-	return buf[:n], end, nil
 }

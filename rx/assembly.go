@@ -2,7 +2,7 @@ package rx
 
 // maxGaps bounds the holes a partly received message may have: packets that
 // would open more are dropped (DropGaps), as Homa bounds its gap list.
-const maxGaps = 16
+const maxGaps = 64
 
 // span is a byte range [start, end) of a message.
 type span struct{ start, end uint32 }

@@ -3,6 +3,7 @@ package rx
 import (
 	"context"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -77,21 +78,21 @@ func roundPackets(granted int) int { return min(4000, granted/3000) }
 func sendRound(b *testing.B, addr string, size, packets int) (msgs, pkts int) {
 	per := (size + MaxPayload - 1) / MaxPayload
 	total := max(packets/per, 1)
-	var clients []*Client
+	var conns []*net.UDPConn
+	ap := net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr))
 	for range benchClients {
-		c, err := Dial(addr)
+		c, err := net.DialUDP("udp", nil, ap)
 		if err != nil {
 			b.Fatal(err)
 		}
-		clients = append(clients, c)
+		_, _ = setSocketBuffers(c, DefaultSocketBuffer)
+		conns = append(conns, c)
 	}
 	msg := make([]byte, size)
 	for i := range total {
-		if _, err := clients[i%benchClients].Send(msg); err != nil {
-			b.Fatal(err)
-		}
+		blast(b, conns[i%benchClients], 1, 1<<40+uint64(i), msg)
 	}
-	for _, c := range clients {
+	for _, c := range conns {
 		_ = c.Close()
 	}
 	return total, total * per

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,58 +15,229 @@ import (
 	"github.com/homalb/homalb/wire"
 )
 
-// Client is a minimal sender for a Server: it cuts each message into DATA
-// packets of MaxPayload bytes, sends them at once (no grants, no resends:
-// those belong to the transport protocol), and for Call reassembles the
-// response. A lost packet loses its message; callers that need delivery
-// retry at the message level. A Client is safe for concurrent use.
+// Errors of Call and Send; test with errors.Is. A timed-out call's error
+// also matches context.DeadlineExceeded, a cancelled one's
+// context.Canceled.
+var (
+	// ErrTimeout: the call's deadline passed before it completed.
+	ErrTimeout = errors.New("rx: deadline passed before the RPC completed")
+	// ErrNoResponse: the server ended the RPC without a response (its
+	// application released the request without replying, or gave up on the
+	// response).
+	ErrNoResponse = errors.New("rx: the server ended the RPC without a response")
+	// ErrClientClosed: the client was closed.
+	ErrClientClosed = errors.New("rx: client closed")
+	// ErrTooLong: a request, or the server's response, longer than the
+	// client accepts.
+	ErrTooLong = errors.New("rx: message too long")
+)
+
+// ClientConfig tunes a Client. The zero value is Homa's defaults.
+type ClientConfig struct {
+	// UnschedBytes is the bytes of a request sent before the server grants
+	// more, and the bytes the client keeps granted beyond what arrived for
+	// each response it grants (default 60,000).
+	UnschedBytes int
+	// MaxOvercommit is the responses granted at once (default 8).
+	MaxOvercommit int
+	// MaxIncoming bounds the response bytes granted but not yet received
+	// (default 480,000).
+	MaxIncoming int
+	// ResendInterval is how long a call may go without a packet from the
+	// server before the client asks for missing response bytes or probes
+	// the server (default 10 ms).
+	ResendInterval time.Duration
+	// Timeout is the deadline of a call whose context has none (default
+	// 10 s).
+	Timeout time.Duration
+	// MaxMessageLen is the longest request or response (default
+	// 1,000,000).
+	MaxMessageLen int
+	// MaxInflightBytes bounds the response bytes being assembled (default
+	// 64 MiB); beyond it response packets are dropped and asked for again
+	// later.
+	MaxInflightBytes int64
+	// SocketBuffer is the socket's kernel buffers in bytes (default 4 MiB).
+	SocketBuffer int
+	// Faults are injected into the client's send path.
+	Faults Faults
+	// Sender is the client's sender id (default random).
+	Sender uint64
+}
+
+// Validate reports the first field of c that cannot work, as an error
+// matching ErrConfig.
+func (c ClientConfig) Validate() error {
+	var tp transportParams
+	if err := tp.set(c.UnschedBytes, c.MaxOvercommit, c.MaxIncoming, c.ResendInterval, DefaultCompletedCap, c.Faults); err != nil {
+		return err
+	}
+	switch {
+	case c.Timeout < 0:
+		return configErr("timeout %v is negative", c.Timeout)
+	case c.MaxMessageLen < 0 || c.MaxMessageLen > MaxMessageLenLimit:
+		return configErr("max message length %d out of range 1..%d", c.MaxMessageLen, MaxMessageLenLimit)
+	case c.MaxInflightBytes < 0 || c.SocketBuffer < 0:
+		return configErr("in-flight bytes %d and socket buffer %d must not be negative", c.MaxInflightBytes, c.SocketBuffer)
+	}
+	return nil
+}
+
+// DefaultCallTimeout is ClientConfig.Timeout's default.
+const DefaultCallTimeout = 10 * time.Second
+
+// clientShards is the number of independently locked parts of a client's
+// table of calls.
+const clientShards = 16
+
+// Client sends requests to one Server and waits for their responses, with
+// Homa's flow control and recovery (see the package doc): many calls may be
+// in flight from many goroutines; each has a unique message id. A reader
+// goroutine takes the server's packets (responses, grants, resends) and a
+// timer goroutine asks for what is missing. A Client is safe for
+// concurrent use.
 type Client struct {
-	conn   *net.UDPConn
-	sender uint64
-	nextID atomic.Uint64
+	conn    *net.UDPConn
+	rd      *batchReader
+	peer    netip.AddrPort
+	sender  uint64
+	nextID  atomic.Uint64
+	x       *xmitter
+	tp      transportParams
+	timeout time.Duration
+	maxMsg  int
+	maxResp int64
+	epoch   time.Time
 
-	mu    sync.Mutex
-	calls map[uint64]chan []byte // pending calls by message id
+	shards    [clientShards]callShard
+	grants    grantSched
+	respBytes atomic.Int64 // reserved for responses being assembled
+	inflight  atomic.Int64 // requests held and responses being assembled
+	staleAcks atomic.Uint32
+	ctr       clientCounters
 
-	parts map[uint64]*partial // responses being assembled (reader only)
-
-	dropped   atomic.Uint64
 	done      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
 }
 
-type partial struct {
-	data []byte
-	asm  assembly
+type callShard struct {
+	mu sync.Mutex
+	m  map[uint64]*clientCall
+	_  [48]byte
 }
 
-// clientSweep is how often the client forgets partial responses of calls
-// that ended.
-const clientSweep = time.Second
+// clientCall is a call or one-way message in progress. Guarded by its shard's
+// lock, except g (see grantee).
+type clientCall struct {
+	id        uint64
+	oneWay    bool
+	req       outMsg
+	resp      *[]byte // the response, from its first packet
+	asm       assembly
+	scheduled bool   // the response needs grants
+	sgrant    uint32 // the highest grant the server's DATA packets reported
+	g         grantee
+	startNs   int64
+	heardNs   int64 // last packet from the server about this call
+	pokeNs    int64 // last RESEND or probe the timer sent
+	deadline  int64
+	xmits     uint32
+	restarts  int
+	result    chan callResult // one slot: the outcome, sent once
+}
 
-// Dial returns a client sending to the server at addr ("IP:PORT") from a
-// socket of its own, with a random sender id.
-func Dial(addr string) (*Client, error) {
+type callResult struct {
+	resp []byte
+	err  error
+}
+
+type clientCounters struct {
+	calls, completed, failed          atomic.Uint64
+	pktsIn, dataOut, retrans          atomic.Uint64
+	grantsOut, grantsIn, resendsOut   atomic.Uint64
+	resendsIn, probes, restarts, acks atomic.Uint64
+	drops                             [NumDropReasons]atomic.Uint64
+}
+
+// ClientStats is a snapshot of a client's counters.
+type ClientStats struct {
+	// Calls counts calls and one-way messages started, Completed those
+	// that succeeded, Failed the others; Pending are in progress.
+	Calls, Completed, Failed uint64
+	Pending                  int
+	// InflightBytes are held now: requests in progress and responses
+	// being assembled.
+	InflightBytes int64
+	// PacketsSent counts every packet sent (before faults), PacketsReceived
+	// every datagram read.
+	PacketsSent, PacketsReceived uint64
+	// DataSent counts request DATA packets, Retransmitted those sent again.
+	DataSent, Retransmitted uint64
+	// GrantsSent and ResendsSent concern responses; GrantsReceived and
+	// ResendsReceived requests. Probes asked the server about a silent
+	// call, Restarts sent a request again from its start (UNKNOWN), Acks
+	// ended RPCs at the server.
+	GrantsSent, GrantsReceived, ResendsSent, ResendsReceived uint64
+	Probes, Restarts, Acks                                   uint64
+	// Drops counts the packets the client could not use, by reason.
+	Drops [NumDropReasons]uint64
+	// Faults are the faults injected into the client's send path.
+	Faults FaultStats
+}
+
+// Dial returns a client of the server at addr ("IP:PORT") with the default
+// configuration.
+func Dial(addr string) (*Client, error) { return DialConfig(addr, ClientConfig{}) }
+
+// DialConfig returns a client of the server at addr, sending from a socket
+// of its own.
+func DialConfig(addr string, cfg ClientConfig) (*Client, error) {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("rx: dial %q: %w", addr, err)
 	}
-	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(ap))
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("rx: dial %s: %w", addr, err)
+	}
+	c := &Client{peer: ap, sender: cfg.Sender, timeout: cfg.Timeout, maxMsg: cfg.MaxMessageLen,
+		maxResp: cfg.MaxInflightBytes, epoch: time.Now(), done: make(chan struct{})}
+	_ = c.tp.set(cfg.UnschedBytes, cfg.MaxOvercommit, cfg.MaxIncoming, cfg.ResendInterval, DefaultCompletedCap, cfg.Faults)
+	if c.timeout == 0 {
+		c.timeout = DefaultCallTimeout
+	}
+	if c.maxMsg == 0 {
+		c.maxMsg = DefaultMaxMessageLen
+	}
+	if c.maxResp == 0 {
+		c.maxResp = DefaultMaxInflightBytes
+	}
+	if c.sender == 0 {
+		c.sender = rand.Uint64() | 1
+	}
+	sockBuf := cfg.SocketBuffer
+	if sockBuf == 0 {
+		sockBuf = DefaultSocketBuffer
+	}
+	c.conn, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(ap))
 	if err != nil {
 		return nil, fmt.Errorf("rx: dial %s: %w", addr, err)
 	}
-	_, _ = setSocketBuffers(conn, DefaultSocketBuffer) // best effort
-	c := &Client{
-		conn:   conn,
-		sender: rand.Uint64(),
-		calls:  make(map[uint64]chan []byte),
-		parts:  make(map[uint64]*partial),
-		done:   make(chan struct{}),
+	_, _ = setSocketBuffers(c.conn, sockBuf) // best effort
+	if c.rd, err = newBatchReader(c.conn, DefaultReadBurst); err != nil {
+		_ = c.conn.Close()
+		return nil, fmt.Errorf("rx: dial %s: %w", addr, err)
 	}
-	c.wg.Add(1)
-	go c.runClientReader()
+	c.x = &xmitter{conn: c.conn, connected: true}
+	c.x.faults = newFaultLine(c.x, c.tp.faults, "client-faults")
+	for i := range c.shards {
+		c.shards[i].m = make(map[uint64]*clientCall)
+	}
+	c.grants.init(c.tp.overcommit, c.tp.unsched, c.tp.maxIncoming)
+	c.wg.Add(2)
+	go pprof.Do(context.Background(), pprof.Labels("rx", "client-reader"), func(context.Context) { c.runReader() })
+	go pprof.Do(context.Background(), pprof.Labels("rx", "client-timer"), func(context.Context) { c.runTimer() })
 	return c, nil
 }
 
@@ -75,144 +247,434 @@ func (c *Client) LocalAddr() netip.AddrPort { return c.conn.LocalAddr().(*net.UD
 // Sender returns the client's sender id.
 func (c *Client) Sender() uint64 { return c.sender }
 
-// Dropped counts response packets the client could not use (malformed,
-// unsolicited, duplicate).
-func (c *Client) Dropped() uint64 { return c.dropped.Load() }
+func (c *Client) clock() int64 { return int64(time.Since(c.epoch)) }
 
-// Send sends msg as a one-way message and returns its message id.
-func (c *Client) Send(msg []byte) (uint64, error) {
-	id := c.nextID.Add(1)
-	return id, c.send(id, msg)
-}
+func (c *Client) drop(r DropReason) { c.ctr.drops[r].Add(1) }
+
+func (c *Client) shard(id uint64) *callShard { return &c.shards[id%clientShards] }
+
+func (c *Client) sender0(tx *txScratch) pktSender { return pktSender{x: c.x, buf: &tx.buf} }
 
 // Call sends req and waits for the response (a message flagged
-// FlagResponse with req's id) until ctx ends. The response is the caller's.
+// FlagResponse with req's id) until ctx ends or, if ctx has no deadline,
+// ClientConfig.Timeout passes. The response is the caller's; req must not
+// change until Call returns. The error says what failed: ErrTimeout (with
+// how far the call got), ErrNoResponse, ErrClientClosed, ErrTooLong, or
+// the context's error.
 func (c *Client) Call(ctx context.Context, req []byte) ([]byte, error) {
-	id := c.nextID.Add(1)
-	ch := make(chan []byte, 1)
-	c.mu.Lock()
-	c.calls[id] = ch
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		delete(c.calls, id)
-		c.mu.Unlock()
-	}()
-	if err := c.send(id, req); err != nil {
-		return nil, err
+	return c.start(ctx, req, false)
+}
+
+// Send sends msg as a one-way message and waits until the server's
+// application took it (the server acknowledges when it releases the
+// message, or when it answers it), or ctx ends. msg must not change until
+// Send returns.
+func (c *Client) Send(ctx context.Context, msg []byte) error {
+	_, err := c.start(ctx, msg, true)
+	return err
+}
+
+func (c *Client) start(ctx context.Context, req []byte, oneWay bool) ([]byte, error) {
+	if len(req) == 0 || len(req) > c.maxMsg {
+		return nil, fmt.Errorf("rx: message of %d bytes, want 1..%d: %w", len(req), c.maxMsg, ErrTooLong)
 	}
 	select {
-	case resp := <-ch:
-		return resp, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("rx: call %d: %w", id, ctx.Err())
 	case <-c.done:
-		return nil, errClientClosed
+		return nil, ErrClientClosed
+	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, ctxError(err)
+	}
+	now := c.clock()
+	cl := &clientCall{id: c.nextID.Add(1), oneWay: oneWay, startNs: now, heardNs: now, pokeNs: now,
+		deadline: now + int64(c.timeout), result: make(chan callResult, 1)}
+	if d, ok := ctx.Deadline(); ok {
+		cl.deadline = int64(d.Sub(c.epoch))
+	}
+	cl.req = outMsg{data: req, granted: uint32(min(len(req), c.tp.unsched))}
+	c.ctr.calls.Add(1)
+	c.inflight.Add(int64(len(req)))
+	sh := c.shard(cl.id)
+	tx := txScratchPool.Get().(*txScratch)
+	sh.mu.Lock()
+	sh.m[cl.id] = cl
+	n, err := c.sender0(tx).sendGranted(c.peer, wire.Header{Sender: c.sender, MsgID: cl.id}, &cl.req, &cl.xmits)
+	c.ctr.dataOut.Add(uint64(n))
+	if err != nil && errors.Is(err, net.ErrClosed) {
+		c.finishLocked(sh, cl, nil, ErrClientClosed, false, tx)
+	} // other send errors count as losses: the timer recovers
+	sh.mu.Unlock()
+	txScratchPool.Put(tx)
+	select {
+	case r := <-cl.result:
+		return r.resp, r.err
+	case <-ctx.Done():
+		return c.abort(cl, ctxError(ctx.Err()))
+	case <-c.done:
+		return c.abort(cl, ErrClientClosed)
 	}
 }
 
-var errClientClosed = errors.New("rx: client closed")
-
-func (c *Client) send(id uint64, msg []byte) error {
-	buf := sendBufPool.Get().(*[MaxDatagram]byte)
-	defer sendBufPool.Put(buf)
-	h := wire.Header{Type: wire.TypeData, Sender: c.sender, MsgID: id}
-	for off := 0; off < len(msg) || off == 0; {
-		pkt, next, err := encodeSegment(buf, &h, msg, off)
-		if err == nil {
-			_, err = c.conn.Write(pkt)
-		}
-		if err != nil {
-			return fmt.Errorf("rx: send message %d: %w", id, err)
-		}
-		off = next
+// ctxError is the error of a call whose context ended: a passed deadline
+// is a timeout.
+func ctxError(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w (%w)", ErrTimeout, err)
 	}
-	return nil
+	return err
 }
 
-// runClientReader reassembles responses and completes their calls.
-func (c *Client) runClientReader() {
+// abort ends cl with err unless it ended meanwhile, and returns its
+// outcome.
+func (c *Client) abort(cl *clientCall, err error) ([]byte, error) {
+	sh := c.shard(cl.id)
+	tx := txScratchPool.Get().(*txScratch)
+	sh.mu.Lock()
+	if sh.m[cl.id] == cl {
+		c.finishLocked(sh, cl, nil, c.callError(cl, err), !errors.Is(err, ErrClientClosed), tx)
+	}
+	sh.mu.Unlock()
+	c.flushGrants(tx)
+	txScratchPool.Put(tx)
+	r := <-cl.result
+	return r.resp, r.err
+}
+
+// callError describes how far cl got.
+func (c *Client) callError(cl *clientCall, err error) error {
+	got := "none of the response"
+	if cl.resp != nil {
+		got = fmt.Sprintf("%d of %d response bytes", cl.asm.have, cl.asm.length)
+	}
+	kind := "call"
+	if cl.oneWay {
+		kind, got = "one-way message", "not acknowledged"
+	}
+	return fmt.Errorf("rx: %s %d to %s (%d bytes) after %v: %d request bytes granted, %s: %w",
+		kind, cl.id, c.peer, len(cl.req.data), time.Duration(c.clock()-cl.startNs).Round(time.Microsecond),
+		cl.req.granted, got, err)
+}
+
+// finishLocked ends cl with its outcome: out of the table, its memory
+// freed (a response given to the caller leaves the budget), the server
+// told with ACK when ack is set.
+func (c *Client) finishLocked(sh *callShard, cl *clientCall, resp []byte, err error, ack bool, tx *txScratch) {
+	delete(sh.m, cl.id)
+	if cl.scheduled {
+		c.grants.remove(&cl.g, &tx.grants)
+	}
+	if ack {
+		cl.xmits++
+		if c.sender0(tx).ctl(c.peer, wire.TypeAck, 0, c.sender, cl.id, 0, 0, 0, faultKey(cl.id, cl.xmits)^uint64(wire.TypeAck)<<56) == nil {
+			c.ctr.acks.Add(1)
+		}
+	}
+	if cl.resp != nil {
+		n := int64(cl.asm.length)
+		c.respBytes.Add(-n)
+		c.inflight.Add(-n)
+		if resp == nil {
+			putMsgBuf(cl.resp)
+		}
+		cl.resp = nil
+	}
+	c.inflight.Add(-int64(len(cl.req.data)))
+	if err != nil {
+		c.ctr.failed.Add(1)
+	} else {
+		c.ctr.completed.Add(1)
+	}
+	cl.result <- callResult{resp: resp, err: err}
+}
+
+// flushGrants sends the GRANTs collected in tx.
+func (c *Client) flushGrants(tx *txScratch) {
+	gl := &tx.grants
+	for i := range gl.g[:gl.n] {
+		g := &gl.g[i]
+		if c.sender0(tx).ctl(c.peer, wire.TypeGrant, g.flags, g.sender, g.id, g.length, 0, g.offset, faultKey(g.id, g.offset)) == nil {
+			c.ctr.grantsOut.Add(1)
+		}
+		*g = grantOut{}
+	}
+	gl.n = 0
+}
+
+// runReader takes the server's packets until Close.
+func (c *Client) runReader() {
 	defer c.wg.Done()
-	var b [pktBufSize]byte
-	lastSweep := time.Now()
+	slots := make([]*pktBuf, DefaultReadBurst)
+	for i := range slots {
+		slots[i] = new(pktBuf)
+	}
+	meta := make([]rxMeta, DefaultReadBurst)
+	tx := new(txScratch)
 	for {
-		n, err := c.conn.Read(b[:])
+		n, err := c.rd.read(slots, meta)
 		if err != nil {
 			select {
 			case <-c.done:
 				return
 			default:
 			}
-			if isTransient(err) {
-				continue
-			}
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
+			if !isTransient(err) {
+				time.Sleep(time.Millisecond) // do not spin on a broken socket
+			}
 			continue
 		}
-		c.packet(b[:n])
-		if time.Since(lastSweep) > clientSweep {
-			c.sweep()
-			lastSweep = time.Now()
+		now := c.clock()
+		c.ctr.pktsIn.Add(uint64(n))
+		for i := range n {
+			if meta[i].trunc || meta[i].n > MaxDatagram {
+				c.drop(DropOversized)
+				continue
+			}
+			c.packet(slots[i].b[:meta[i].n], now, tx)
 		}
 	}
 }
 
-func (c *Client) packet(b []byte) {
+// packet processes one packet from the server.
+func (c *Client) packet(b []byte, now int64, tx *txScratch) {
 	h, payload, err := wire.Decode(b)
-	if err != nil || h.Type != wire.TypeData || h.Flags&wire.FlagResponse == 0 || h.Sender != c.sender {
-		c.dropped.Add(1)
+	if err != nil {
+		c.drop(decodeDrop(err))
 		return
 	}
-	c.mu.Lock()
-	ch := c.calls[h.MsgID]
-	c.mu.Unlock()
-	if ch == nil {
-		c.dropped.Add(1)
+	if h.Sender != c.sender {
+		c.drop(DropUnsupported)
 		return
 	}
-	p := c.parts[h.MsgID]
-	if p == nil {
-		if h.MsgLen > MaxMessageLenLimit {
-			c.dropped.Add(1)
+	sh := c.shard(h.MsgID)
+	sh.mu.Lock()
+	cl := sh.m[h.MsgID]
+	if cl == nil {
+		sh.mu.Unlock()
+		c.drop(DropStale)
+		if h.Type != wire.TypeAck && h.Type != wire.TypeUnknown && h.MsgID != 0 && h.MsgID <= c.nextID.Load() {
+			// A call that ended here: tell the server to forget it.
+			if c.sender0(tx).ctl(c.peer, wire.TypeAck, 0, c.sender, h.MsgID, 0, 0, 0,
+				faultKey(h.MsgID, c.staleAcks.Add(1))^uint64(wire.TypeAck)<<56) == nil {
+				c.ctr.acks.Add(1)
+			}
+		}
+		return
+	}
+	ps := c.sender0(tx)
+	reqHdr := wire.Header{Sender: c.sender, MsgID: cl.id}
+	switch h.Type {
+	case wire.TypeData:
+		c.dataLocked(sh, cl, &h, payload, now, tx)
+	case wire.TypeGrant:
+		c.ctr.grantsIn.Add(1)
+		cl.heardNs = now
+		if h.MsgLen != cl.req.length() {
+			c.drop(DropInconsistent)
+		} else if cl.req.grant(h.GrantOffset) {
+			n, _ := ps.sendGranted(c.peer, reqHdr, &cl.req, &cl.xmits)
+			c.ctr.dataOut.Add(uint64(n))
+		}
+	case wire.TypeResend:
+		c.ctr.resendsIn.Add(1)
+		cl.heardNs = now
+		if h.MsgLen != cl.req.length() {
+			c.drop(DropInconsistent)
+			break
+		}
+		re, fresh, _ := ps.resend(c.peer, reqHdr, &cl.req, h.Offset, h.GrantOffset, &cl.xmits)
+		c.ctr.retrans.Add(uint64(re))
+		c.ctr.dataOut.Add(uint64(re + fresh))
+	case wire.TypeBusy:
+		cl.heardNs = now
+	case wire.TypeUnknown:
+		// The server has no trace of the request: send it again from the
+		// start (it never reached the application).
+		cl.heardNs = now
+		c.ctr.restarts.Add(1)
+		cl.restarts++
+		if cl.resp != nil {
+			if cl.scheduled {
+				c.grants.remove(&cl.g, &tx.grants)
+			}
+			n := int64(cl.asm.length)
+			c.respBytes.Add(-n)
+			c.inflight.Add(-n)
+			putMsgBuf(cl.resp)
+			cl.resp, cl.scheduled, cl.sgrant = nil, false, 0
+		}
+		cl.req.next, cl.req.granted = 0, uint32(min(len(cl.req.data), c.tp.unsched))
+		rh := reqHdr
+		rh.Flags = wire.FlagRetransmit
+		n, _ := ps.sendGranted(c.peer, rh, &cl.req, &cl.xmits)
+		c.ctr.retrans.Add(uint64(n))
+		c.ctr.dataOut.Add(uint64(n))
+	case wire.TypeAck:
+		if cl.oneWay {
+			c.finishLocked(sh, cl, nil, nil, false, tx)
+		} else {
+			c.finishLocked(sh, cl, nil, c.callError(cl, ErrNoResponse), false, tx)
+		}
+	}
+	sh.mu.Unlock()
+	c.flushGrants(tx)
+}
+
+// dataLocked adds a packet of cl's response.
+func (c *Client) dataLocked(sh *callShard, cl *clientCall, h *wire.Header, payload []byte, now int64, tx *txScratch) {
+	if h.Flags&wire.FlagResponse == 0 {
+		c.drop(DropUnsupported)
+		return
+	}
+	cl.heardNs = now
+	if cl.oneWay { // the server answered a one-way message: it took it
+		c.finishLocked(sh, cl, nil, nil, true, tx)
+		return
+	}
+	if cl.resp == nil {
+		if int(h.MsgLen) > c.maxMsg {
+			c.finishLocked(sh, cl, nil, c.callError(cl, fmt.Errorf("response of %d bytes, at most %d accepted: %w", h.MsgLen, c.maxMsg, ErrTooLong)), true, tx)
 			return
 		}
-		p = &partial{data: make([]byte, h.MsgLen)}
-		p.asm.reset(h.MsgLen)
-		c.parts[h.MsgID] = p
-	}
-	if p.asm.length != h.MsgLen || p.asm.add(h.Offset, uint32(len(payload))) != addNew {
-		c.dropped.Add(1)
+		n := int64(h.MsgLen)
+		if c.respBytes.Add(n) > c.maxResp {
+			c.respBytes.Add(-n)
+			c.drop(DropMemory)
+			return
+		}
+		c.inflight.Add(n)
+		cl.resp = getMsgBuf(int(h.MsgLen))
+		cl.asm.reset(h.MsgLen)
+		sgrant := max(h.GrantOffset, h.Offset+uint32(len(payload)))
+		cl.scheduled = sgrant < h.MsgLen
+		cl.g = grantee{length: h.MsgLen, granted: sgrant, to: c.peer, sender: c.sender, id: cl.id, flags: wire.FlagResponse}
+	} else if cl.asm.length != h.MsgLen {
+		c.drop(DropInconsistent)
 		return
 	}
-	copy(p.data[h.Offset:], payload)
-	if p.asm.complete() {
-		delete(c.parts, h.MsgID)
+	switch cl.asm.add(h.Offset, uint32(len(payload))) {
+	case addDup:
+		c.drop(DropDuplicate)
+		return
+	case addGaps:
+		c.drop(DropGaps)
+		return
+	}
+	copy((*cl.resp)[h.Offset:], payload)
+	cl.sgrant = max(cl.sgrant, h.GrantOffset, h.Offset+uint32(len(payload)))
+	if cl.asm.complete() {
+		c.finishLocked(sh, cl, *cl.resp, nil, true, tx)
+		return
+	}
+	if cl.scheduled {
+		c.grants.update(&cl.g, cl.asm.have, cl.sgrant, &tx.grants)
+	}
+}
+
+// runTimer fails calls past their deadline and asks for what is missing,
+// every quarter of the resend interval.
+func (c *Client) runTimer() {
+	defer c.wg.Done()
+	t := time.NewTicker(max(c.tp.resend/4, 100*time.Microsecond))
+	defer t.Stop()
+	tx := new(txScratch)
+	for {
 		select {
-		case ch <- p.data:
-		default:
+		case <-c.done:
+			return
+		case <-t.C:
+			c.tick(c.clock(), tx)
 		}
 	}
 }
 
-// sweep forgets partial responses whose call ended.
-func (c *Client) sweep() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for id := range c.parts {
-		if c.calls[id] == nil {
-			delete(c.parts, id)
+// tick is the client's timer work at now.
+func (c *Client) tick(now int64, tx *txScratch) {
+	resend := int64(c.tp.resend)
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		for _, cl := range sh.m {
+			if now >= cl.deadline {
+				c.finishLocked(sh, cl, nil, c.callError(cl, fmt.Errorf("%w (%w)", ErrTimeout, context.DeadlineExceeded)), true, tx)
+				continue
+			}
+			if now-cl.heardNs < resend || now-cl.pokeNs < resend {
+				continue
+			}
+			cl.pokeNs = now
+			ps := c.sender0(tx)
+			if cl.resp == nil { // probe: what became of the request?
+				cl.xmits++
+				if ps.ctl(c.peer, wire.TypeResend, 0, c.sender, cl.id, cl.req.length(), 0, 0,
+					faultKey(cl.id, cl.xmits)^uint64(wire.TypeResend)<<56) == nil {
+					c.ctr.probes.Add(1)
+				}
+				continue
+			}
+			end := cl.sgrant
+			if cl.scheduled {
+				end = max(end, c.grants.granted(&cl.g))
+			}
+			n := cl.asm.missing(end, tx.ranges[:])
+			for _, sp := range tx.ranges[:n] {
+				cl.xmits++
+				if ps.ctl(c.peer, wire.TypeResend, wire.FlagResponse, c.sender, cl.id, cl.asm.length, sp.start, sp.end,
+					faultKey(cl.id, cl.xmits)^uint64(wire.TypeResend)<<56) == nil {
+					c.ctr.resendsOut.Add(1)
+				}
+			}
 		}
+		sh.mu.Unlock()
+		c.flushGrants(tx)
 	}
 }
 
-// Close closes the socket, ends pending calls and waits for the reader.
+// Stats returns a snapshot of the client's counters.
+func (c *Client) Stats() ClientStats {
+	k := &c.ctr
+	st := ClientStats{
+		Calls: k.calls.Load(), Completed: k.completed.Load(), Failed: k.failed.Load(),
+		InflightBytes: c.inflight.Load(), PacketsSent: c.x.packets.Load(), PacketsReceived: k.pktsIn.Load(),
+		DataSent: k.dataOut.Load(), Retransmitted: k.retrans.Load(),
+		GrantsSent: k.grantsOut.Load(), GrantsReceived: k.grantsIn.Load(),
+		ResendsSent: k.resendsOut.Load(), ResendsReceived: k.resendsIn.Load(),
+		Probes: k.probes.Load(), Restarts: k.restarts.Load(), Acks: k.acks.Load(),
+		Faults: c.x.faults.stats(),
+	}
+	for r := range st.Drops {
+		st.Drops[r] = k.drops[r].Load()
+	}
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		st.Pending += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return st
+}
+
+// Close ends pending calls with ErrClientClosed, frees their memory, closes
+// the socket and waits for the client's goroutines.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.done)
+		c.x.close()
 		c.closeErr = c.conn.Close()
 		c.wg.Wait()
+		tx := new(txScratch)
+		for i := range c.shards {
+			sh := &c.shards[i]
+			sh.mu.Lock()
+			for _, cl := range sh.m {
+				c.finishLocked(sh, cl, nil, c.callError(cl, ErrClientClosed), false, tx)
+			}
+			sh.mu.Unlock()
+			tx.grants.n = 0
+		}
 	})
 	return c.closeErr
 }

@@ -55,6 +55,26 @@ const (
 	// all are in flight the thread stops reading and the kernel's socket
 	// buffer absorbs (then drops) the excess, as a NIC ring does.
 	DefaultBuffersPerGRO = 2048
+
+	// DefaultUnschedBytes is unsched_bytes: the bytes of a message sent
+	// before any grant, and the bytes a receiver keeps granted beyond what
+	// arrived for each message it grants (Homa's rtt_bytes).
+	DefaultUnschedBytes = 60_000
+	// DefaultMaxOvercommit is max_overcommit: messages granted at once.
+	DefaultMaxOvercommit = 8
+	// DefaultMaxIncoming is max_incoming: bytes granted but not yet
+	// received, over all messages (Homa's value at 25 Gbps).
+	DefaultMaxIncoming = 480_000
+	// DefaultResendInterval is how long a receiver waits without a packet
+	// of an incomplete message before it asks for the missing bytes.
+	DefaultResendInterval = 10 * time.Millisecond
+	// DefaultCompletedCap is the ended RPCs remembered, so that their late
+	// duplicates are dropped.
+	DefaultCompletedCap = 1 << 16
+	// rpcOverhead is charged to the in-flight budget for each RPC the
+	// server holds, besides its bytes, so that a flood of tiny messages is
+	// bounded by MaxInflightBytes too.
+	rpcOverhead = 512
 )
 
 // Config describes a pipeline. The zero value is a working one-core pipeline
@@ -105,9 +125,13 @@ type Config struct {
 	// MaxMessageLen is the longest message accepted (default 1,000,000);
 	// the packets of longer ones are dropped (DropTooLong).
 	MaxMessageLen int
-	// MaxInflightBytes bounds the bytes of messages held by the pipeline,
-	// from their first packet until Release (default 64 MiB); beyond it new
-	// messages are dropped (DropMemory).
+	// MaxInflightBytes bounds the bytes of requests held by the pipeline,
+	// from their first packet until Release, with the responses held until
+	// their clients acknowledge them and a fixed charge per RPC (default 64
+	// MiB). Beyond it the packets of new requests are dropped (DropMemory;
+	// their clients send them again later); a response is charged but never
+	// refused, so the bound may be passed by the responses of the requests
+	// admitted.
 	MaxInflightBytes int64
 	// QueueDepth is the GRO batches each SoftIRQ queue holds (default 256);
 	// beyond it batches are dropped (DropQueueFull, counted per packet).
@@ -135,6 +159,29 @@ type Config struct {
 	// the kernel; where that is refused they run at ordinary priority
 	// (one warning, Server.Prioritized false).
 	NoPriority bool
+	// UnschedBytes is the bytes of a response sent before the client
+	// grants more, and the bytes the server keeps granted beyond what
+	// arrived for each request it grants (default 60,000; see Transport in
+	// the package doc).
+	UnschedBytes int
+	// MaxOvercommit is the requests granted at once, those with the fewest
+	// bytes left first (default 8, at most MaxOvercommitLimit).
+	MaxOvercommit int
+	// MaxIncoming bounds the request bytes granted but not yet received,
+	// over all requests (default 480,000).
+	MaxIncoming int
+	// ResendInterval is how long the server waits without a packet of an
+	// incomplete request before it asks for the missing bytes, and without
+	// news of a response before it tells the client it still has it
+	// (default 10 ms).
+	ResendInterval time.Duration
+	// CompletedCap is the number of ended RPCs remembered so that their
+	// late duplicates are dropped, not taken for new requests (default
+	// 65,536).
+	CompletedCap int
+	// Faults are injected into the server's send path (responses, grants,
+	// resends; for tests and demonstrations).
+	Faults Faults
 	// Logf receives the pipeline's rare warnings (default log.Printf).
 	Logf func(format string, args ...any)
 }
@@ -149,9 +196,57 @@ func configErr(format string, args ...any) error {
 // layout is a validated Config with every default applied.
 type layout struct {
 	Config
-	opts  balance.Options
-	cores int
-	cpus  []int // logical core → CPU
+	opts      balance.Options
+	cores     int
+	cpus      []int // logical core → CPU
+	transport transportParams
+}
+
+// transportParams are the validated protocol parameters of an endpoint.
+type transportParams struct {
+	unsched      int
+	overcommit   int
+	maxIncoming  int
+	resend       time.Duration
+	completedCap int
+	faults       Faults
+}
+
+// set applies the defaults to the given parameters and validates them.
+func (t *transportParams) set(unsched, overcommit, maxIncoming int, resend time.Duration, completedCap int, faults Faults) error {
+	*t = transportParams{unsched: unsched, overcommit: overcommit, maxIncoming: maxIncoming,
+		resend: resend, completedCap: completedCap, faults: faults}
+	if t.unsched == 0 {
+		t.unsched = DefaultUnschedBytes
+	}
+	if t.overcommit == 0 {
+		t.overcommit = DefaultMaxOvercommit
+	}
+	if t.maxIncoming == 0 {
+		t.maxIncoming = DefaultMaxIncoming
+	}
+	if t.resend == 0 {
+		t.resend = DefaultResendInterval
+	}
+	if t.completedCap == 0 {
+		t.completedCap = DefaultCompletedCap
+	}
+	switch {
+	case t.unsched < MaxPayload || t.unsched > MaxMessageLenLimit:
+		return configErr("unscheduled bytes %d out of range %d..%d", t.unsched, MaxPayload, MaxMessageLenLimit)
+	case t.overcommit < 1 || t.overcommit > MaxOvercommitLimit:
+		return configErr("max overcommit %d out of range 1..%d", t.overcommit, MaxOvercommitLimit)
+	case t.maxIncoming < MaxPayload:
+		return configErr("max incoming %d below one packet (%d bytes)", t.maxIncoming, MaxPayload)
+	case t.resend < 100*time.Microsecond || t.resend > time.Minute:
+		return configErr("resend interval %v out of range 100µs..1m", t.resend)
+	case t.completedCap < msgShards || t.completedCap > 1<<24:
+		return configErr("completed RPCs remembered %d out of range %d..%d", t.completedCap, msgShards, 1<<24)
+	}
+	if err := faults.Validate(); err != nil {
+		return configErr("faults: %v", err)
+	}
+	return nil
 }
 
 // Validate reports the first field of c that cannot work, as an error
@@ -279,6 +374,12 @@ func (c Config) layout() (*layout, error) {
 	if l.Logf == nil {
 		l.Logf = log.Printf
 	}
+	if err := l.transport.set(c.UnschedBytes, c.MaxOvercommit, c.MaxIncoming, c.ResendInterval, c.CompletedCap, c.Faults); err != nil {
+		return nil, err
+	}
+	if l.MessageTimeout < 2*l.transport.resend {
+		return nil, configErr("message timeout %v shorter than two resend intervals (%v)", l.MessageTimeout, l.transport.resend)
+	}
 
 	// The balancer's options, and gen3's groups from the core lists.
 	if c.Options != nil {
@@ -297,8 +398,16 @@ func (c Config) layout() (*layout, error) {
 			return nil, configErr("gen3 on %d cores: name the SoftIRQ cores (or give groups), the deployed layout needs a multiple of 4", l.cores)
 		}
 	}
+	if l.opts.GROCores == nil { // the policies that place work away from GRO learn where GRO is
+		l.opts.GROCores = slices.Clone(l.GROCores)
+	}
 	if err := l.opts.Validate(l.cores); err != nil {
 		return nil, configErr("policy %s: %v", info.Name, err)
+	}
+	if tab, err := balance.NewTable(l.cores); err != nil {
+		return nil, configErr("%v", err)
+	} else if _, err := balance.NewFrom(info, tab, l.opts); err != nil {
+		return nil, configErr("%v", err)
 	}
 	if info.Name == "gen3" {
 		groups := l.opts.Gen3Groups

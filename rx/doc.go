@@ -46,21 +46,56 @@
 // or dealt from SoftIRQCores over GROCores (deployed layout otherwise,
 // which needs a multiple of 4 cores).
 //
+// # Transport
+//
+// Requests and responses travel with Homa's flow control and recovery; the
+// server and Client share the code (transport.go has the whole protocol in
+// one comment):
+//
+//   - The first UnschedBytes of a message go at once; the receiver grants
+//     the rest (GRANT), at most MaxOvercommit messages at once, those with
+//     the fewest bytes left first, keeping up to UnschedBytes granted beyond
+//     what arrived and at most MaxIncoming granted but not received. The
+//     server decides its grants in SoftIRQ, once per message per batch; the
+//     GRANTs a client sends for a response reach the server as packets
+//     through GRO, where the policy's grant bypass acts on them.
+//   - A receiver that heard nothing of an incomplete message for
+//     ResendInterval asks for the missing ranges (RESEND); the sender sends
+//     them again. A client that heard nothing of a call probes the server,
+//     which answers with what it knows (UNKNOWN: send the request again;
+//     BUSY; its own RESEND; the response; or ACK: the RPC ended).
+//   - The client acknowledges a response (ACK) and the server forgets the
+//     RPC, remembering it among the last CompletedCap ended RPCs so that a
+//     late duplicate is dropped (DropStale) instead of starting a new
+//     message. A message is never delivered twice, nor corrupt: segments are
+//     checked against the bytes already received, and a request reaches the
+//     application once.
+//   - A call that cannot complete by its deadline fails with ErrTimeout,
+//     saying how far it got; the client frees its memory and tells the
+//     server, which frees its own (and, if that ACK is lost, when
+//     MessageTimeout passes without news).
+//
+// Faults (loss, duplication, reordering, delay) can be injected into the
+// send path of either end, deterministically from a seed. Package loadgen
+// drives a server with open-loop load and measures slowdown.
+//
 // # Bounds
 //
 // Memory is bounded everywhere: receive buffers per GRO thread, SoftIRQ queue
-// depth, ready queue depth, a message's length, and the bytes of messages
-// held from their first packet until Release. Beyond a bound the pipeline
-// drops and counts (Stats.Drops, by DropReason), it never buffers without
-// limit; a message whose next packet does not come within
-// Config.MessageTimeout is freed. Malformed, truncated and oversized
-// datagrams are dropped and counted at GRO.
+// depth, ready queue depth, a message's length, and the bytes of requests
+// held from their first packet until Release, with the responses not yet
+// acknowledged and a charge per RPC. Beyond a bound the pipeline drops and
+// counts (Stats.Drops, by DropReason), it never buffers without limit; a
+// request whose next packet does not come within Config.MessageTimeout is
+// freed, and so is a response whose client goes silent. Malformed,
+// truncated and oversized datagrams are dropped and counted at GRO.
 //
 // # Telemetry
 //
-// Server.Stats returns per-core packet, batch and busy-time counters by role
-// and the GRO→SoftIRQ and SoftIRQ→application handoff latency distributions;
-// Stats.WriteText prints them.
+// Server.Stats returns per-core packet, batch and busy-time counters by role,
+// the GRO→SoftIRQ and SoftIRQ→application handoff latency distributions and
+// the transport's counters; Stats.WriteText prints them. Server.Collector
+// exports them to Prometheus. Client.Stats counts a client's work.
 //
 // # Example
 //
@@ -69,13 +104,12 @@
 //	if err != nil { ... }
 //	go s.Serve(rx.Echo)
 //	c, _ := rx.Dial("127.0.0.1:4000")
-//	resp, err := c.Call(ctx, req) // resp == req
+//	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+//	resp, err := c.Call(ctx, req) // resp == req, or err says why not
+//	cancel()
 //	...
 //	c.Close()
 //	s.Close()
 //	st := s.Stats()
 //	st.WriteText(os.Stdout)
-//
-// Client is deliberately minimal (no grants, no resends): the transport
-// protocol will extend it.
 package rx

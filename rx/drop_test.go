@@ -38,7 +38,7 @@ func rawPacket(t *testing.T, h wire.Header, payload []byte) []byte {
 // valid traffic from the same socket goes on around them.
 func TestDrops(t *testing.T) {
 	before := runtime.NumGoroutine()
-	s := listen(t, Config{Policy: "gen2", MaxMessageLen: 200_000, MaxInflightBytes: 150_000, Threads: 1})
+	s := listen(t, Config{Policy: "gen2", MaxMessageLen: 200_000, MaxInflightBytes: 150_000, Threads: 1, MessageTimeout: time.Minute})
 	go func() { _ = s.Serve(Echo) }()
 	c := dial(t, s)
 	write := func(b []byte) {
@@ -73,13 +73,15 @@ func TestDrops(t *testing.T) {
 	// Too long: a message over MaxMessageLen.
 	write(rawPacket(t, wire.Header{Type: wire.TypeData, Sender: c.Sender(), MsgID: 1<<40 + 1, MsgLen: 300_000}, make([]byte, 1000)))
 	want[DropTooLong]++
-	// Unsupported: a GRANT (the transport protocol's).
-	write(rawPacket(t, wire.Header{Type: wire.TypeGrant, Sender: c.Sender(), MsgID: 7, MsgLen: 100, GrantOffset: 50}, nil))
-	want[DropUnsupported]++
+	// Stale: a GRANT for a response the server does not hold.
+	write(rawPacket(t, wire.Header{Type: wire.TypeGrant, Flags: wire.FlagResponse, Sender: c.Sender(), MsgID: 7, MsgLen: 100, GrantOffset: 50}, nil))
+	want[DropStale]++
+	// Unsupported: BUSY is a client's business, and so is a response.
+	write(rawPacket(t, wire.Header{Type: wire.TypeBusy, Sender: c.Sender(), MsgID: 7}, nil))
+	write(rawPacket(t, wire.Header{Type: wire.TypeData, Flags: wire.FlagResponse, Sender: c.Sender(), MsgID: 1<<40 + 3, MsgLen: 10}, make([]byte, 10)))
+	want[DropUnsupported] += 2
 	// Over budget: a 160 KB message with 150 KB of budget: every packet.
-	if _, err := c.Send(make([]byte, 160_000)); err != nil {
-		t.Fatal(err)
-	}
+	blast(t, c.conn, c.Sender(), 1<<40+4, make([]byte, 160_000))
 	want[DropMemory] += (160_000 + MaxPayload - 1) / MaxPayload
 	// Duplicate: the first segment of a two-packet message twice.
 	h := wire.Header{Type: wire.TypeData, Sender: c.Sender(), MsgID: 1<<40 + 2, MsgLen: 2000}
@@ -88,7 +90,12 @@ func TestDrops(t *testing.T) {
 	write(first)
 	want[DropDuplicate]++
 	h.Offset = 1000
-	write(rawPacket(t, h, make([]byte, 1000))) // completes it: echoed, ignored by the client
+	second := rawPacket(t, h, make([]byte, 1000))
+	write(second) // completes it: echoed, ignored by the client
+	// Late duplicates of a complete message are duplicates, not a new message.
+	write(first)
+	write(second)
+	want[DropDuplicate] += 2
 
 	// Valid traffic goes on: after the garbage on the same socket.
 	for i := range 5 {
@@ -138,9 +145,7 @@ func TestReadyQueueBound(t *testing.T) {
 	s := listen(t, Config{ReadyDepth: 3})
 	c := dial(t, s)
 	for i := range 5 {
-		if _, err := c.Send(payload(0, i, 64)); err != nil {
-			t.Fatal(err)
-		}
+		blast(t, c.conn, c.Sender(), 1<<40+uint64(i), payload(0, i, 64))
 	}
 	eventually(t, "two messages dropped at the ready queue", func() bool {
 		return s.Stats().Drops[DropReadyFull] == 2

@@ -29,6 +29,7 @@ type groThread struct {
 	meta  []rxMeta
 	open  *batch // the one open GRO batch, nil when empty
 	cnt   *coreCounters
+	tx    txScratch
 	errs  int
 }
 
@@ -134,7 +135,7 @@ func (g *groThread) burst(n int, now int64) {
 			// Bypass: SoftIRQ runs here, a batch of one.
 			t0 := s.clock()
 			s.tab.SoftIRQStart(g.core, t0)
-			s.softirqPacket(g.core, &p, g.sock, t0)
+			s.softirqPacket(g.core, &p, g.sock, t0, &g.tx)
 			now = s.clock()
 			s.tab.SoftIRQEnd(g.core, now)
 			softirq += now - t0
@@ -174,7 +175,7 @@ func (g *groThread) flush(now, softirq int64) (int64, int64) {
 	if core == g.core {
 		t0 := s.clock()
 		s.tab.SoftIRQStart(core, t0)
-		s.softirqBatch(core, b, t0)
+		s.softirqBatch(core, b, t0, &g.tx)
 		now = s.clock()
 		s.tab.SoftIRQEnd(core, now)
 		g.cnt.localBatches.Add(1)

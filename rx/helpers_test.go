@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/binary"
 	"math/rand/v2"
+	"net"
 	"runtime"
 	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/homalb/homalb/wire"
 )
 
 // callTimeout bounds one attempt of a test call; it only matters when the
@@ -165,5 +168,26 @@ func call(t *testing.T, c *Client, req []byte) {
 			return
 		}
 		t.Logf("call of %d bytes: %v; retrying", len(req), err)
+	}
+}
+
+// blast writes msg as message id of sender: every DATA packet at once,
+// declared unscheduled (no grants needed), without the protocol (no
+// retransmission): for tests and benchmarks that fill queues. Use ids a
+// Client does not issue (≥ 1<<40) so that the server's answers are
+// ignored.
+func blast(t testing.TB, conn *net.UDPConn, sender, id uint64, msg []byte) {
+	t.Helper()
+	var buf [MaxDatagram]byte
+	h := wire.Header{Type: wire.TypeData, Sender: sender, MsgID: id, MsgLen: uint32(len(msg)), GrantOffset: uint32(len(msg))}
+	for off := 0; off < len(msg); off += MaxPayload {
+		h.Offset = uint32(off)
+		n, err := wire.Encode(buf[:], h, msg[off:min(off+MaxPayload, len(msg))])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Write(buf[:n]); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

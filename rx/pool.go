@@ -88,3 +88,14 @@ func putMsgBuf(bp *[]byte) {
 	*bp = (*bp)[:0]
 	msgBufPools[c].Put(bp)
 }
+
+// Recycle gives a buffer returned by Client.Call back to the pools, for a
+// later message; b must not be used afterwards. Calling it is optional (it
+// saves the allocation of a buffer per response); a buffer that did not
+// come from Call is ignored.
+func Recycle(b []byte) {
+	if c := sizeClass(cap(b)); cap(b) == 1<<(c+minClassShift) && c < numClasses {
+		b = b[:0]
+		putMsgBuf(&b)
+	}
+}

@@ -174,9 +174,11 @@ func TestReceive(t *testing.T) {
 		}()
 	}
 	for seq := range n {
-		if _, err := c.Send(payload(0, seq, 100+seq*500)); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := c.Send(ctx, payload(0, seq, 100+seq*500)); err != nil {
 			t.Fatal(err)
 		}
+		cancel()
 	}
 	seen := make(map[int]bool)
 	timeout := time.After(10 * time.Second)

@@ -15,6 +15,7 @@ import (
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/homalb/homalb/balance"
+	"github.com/homalb/homalb/wire"
 )
 
 // ErrClosed is returned by Serve, Receive and Reply once the server is
@@ -41,6 +42,10 @@ type Server struct {
 	cpuCore  map[int]int      // CPU → logical core, for Receive
 
 	msgs     msgTable
+	grants   grantSched
+	tx       []*xmitter // by socket
+	tc       transportCounters
+	rpcs     atomic.Int64
 	inflight atomic.Int64
 	drops    [NumDropReasons]atomic.Uint64
 	messages atomic.Uint64
@@ -65,7 +70,7 @@ type Server struct {
 	serving   bool
 	stopGRO   chan struct{} // closed first by Close
 	appStop   chan struct{} // closed once no message can arrive any more
-	reapStop  chan struct{}
+	timerStop chan struct{}
 	wgGRO     sync.WaitGroup
 	wgSoftIRQ sync.WaitGroup
 	wgApp     sync.WaitGroup
@@ -101,13 +106,13 @@ func newServer(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		l: l, bal: bal, tab: tab, epoch: time.Now(),
-		counters: make([]coreCounters, l.cores),
-		groHist:  make([]*latencyHist, l.cores),
-		appHist:  make([]*latencyHist, l.cores),
-		cpuCore:  make(map[int]int),
-		stopGRO:  make(chan struct{}),
-		appStop:  make(chan struct{}),
-		reapStop: make(chan struct{}),
+		counters:  make([]coreCounters, l.cores),
+		groHist:   make([]*latencyHist, l.cores),
+		appHist:   make([]*latencyHist, l.cores),
+		cpuCore:   make(map[int]int),
+		stopGRO:   make(chan struct{}),
+		appStop:   make(chan struct{}),
+		timerStop: make(chan struct{}),
 	}
 	for c := range l.cores {
 		s.groHist[c] = newLatencyHist()
@@ -119,7 +124,8 @@ func newServer(cfg Config) (*Server, error) {
 	for i := len(l.AppCores) - 1; i >= 0; i-- { // app cores win, the first listed most
 		s.cpuCore[l.cpus[l.AppCores[i]]] = l.AppCores[i]
 	}
-	s.msgs.init()
+	s.msgs.init(l.transport.completedCap)
+	s.grants.init(l.transport.overcommit, l.transport.unsched, l.transport.maxIncoming)
 	s.app.init(l.ReadyDepth, l.Threads)
 
 	addr := l.Addr
@@ -138,6 +144,11 @@ func newServer(cfg Config) (*Server, error) {
 		if got, err := setSocketBuffers(c, l.SocketBuffer); err != nil || got < l.SocketBuffer && i == 0 {
 			l.Logf("rx: socket buffer of %s: asked %d bytes, got %d (%v)", addr, l.SocketBuffer, got, err)
 		}
+		x := &xmitter{conn: c}
+		f := l.transport.faults
+		f.Seed ^= uint64(i) * 0x9e3779b97f4a7c15
+		x.faults = newFaultLine(x, f, "server-faults")
+		s.tx = append(s.tx, x)
 	}
 	for i, core := range l.GROCores {
 		g, err := newGROThread(s, core, i, s.conns[i])
@@ -169,7 +180,7 @@ func (s *Server) start() {
 		go s.roleGoroutine("gro", g.core, &s.wgGRO, &started, g.run)
 	}
 	s.wgAux.Add(1)
-	go s.runReaper()
+	go s.runTimer()
 	started.Wait()
 }
 
@@ -262,6 +273,7 @@ func (s *Server) Stats() Stats {
 		ReplyErrors:   s.replyErr.Load(),
 		InflightBytes: s.inflight.Load(),
 	}
+	st.Transport = s.transportStats()
 	if v, ok := s.pinErr.Load().(string); ok {
 		st.PinError = v
 	}
@@ -299,6 +311,27 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
+func (s *Server) transportStats() TransportStats {
+	t := &s.tc
+	ts := TransportStats{
+		RPCs: s.rpcs.Load(), Remembered: int64(s.msgs.remembered()), GrantWaiting: int64(s.grants.waiting()),
+		DataSent: t.dataOut.Load(), Retransmitted: t.retransOut.Load(), RetransmitsReceived: t.retransIn.Load(),
+		GrantsSent: t.grantsOut.Load(), GrantsReceived: t.grantsIn.Load(),
+		ResendsSent: t.ctlOut[wire.TypeResend].Load(), ResendsReceived: t.resendsIn.Load(),
+		BusySent: t.ctlOut[wire.TypeBusy].Load(), UnknownSent: t.ctlOut[wire.TypeUnknown].Load(),
+		AcksSent: t.ctlOut[wire.TypeAck].Load(), AcksReceived: t.acksIn.Load(),
+	}
+	for _, x := range s.tx {
+		f := x.faults.stats()
+		ts.Faults.Lost += f.Lost
+		ts.Faults.Duplicated += f.Duplicated
+		ts.Faults.Reordered += f.Reordered
+		ts.Faults.Delayed += f.Delayed
+		ts.Faults.Overflow += f.Overflow
+	}
+	return ts
+}
+
 // Close stops the pipeline: it closes the sockets, lets the GRO threads and
 // then the SoftIRQ workers finish what they hold, wakes every waiting
 // thread with ErrClosed, frees every message the application does not hold,
@@ -319,9 +352,12 @@ func (s *Server) Close() error {
 		s.app.close(s)
 		close(s.appStop)
 		s.wgApp.Wait()
-		close(s.reapStop)
+		close(s.timerStop)
 		s.wgAux.Wait()
-		s.msgs.freeAll(s)
+		s.msgs.freeAll(s, new(txScratch))
+		for _, x := range s.tx {
+			x.close()
+		}
 	})
 	return s.closeErr
 }
@@ -336,21 +372,22 @@ func (s *Server) closeConns() error {
 	return first
 }
 
-// runReaper frees messages whose next packet has not come within the
-// message timeout.
-func (s *Server) runReaper() {
+// runTimer is the server's timer thread: every quarter of the shorter of
+// ResendInterval and MessageTimeout it frees what timed out and asks for
+// what is missing (see tick).
+func (s *Server) runTimer() {
 	defer s.wgAux.Done()
-	pprof.Do(context.Background(), pprof.Labels("rx", "reaper"), func(context.Context) {
-		period := max(s.l.MessageTimeout/4, time.Millisecond)
+	pprof.Do(context.Background(), pprof.Labels("rx", "timer"), func(context.Context) {
+		period := max(min(s.l.transport.resend, s.l.MessageTimeout)/4, 100*time.Microsecond)
 		t := time.NewTicker(period)
 		defer t.Stop()
+		var tx txScratch
 		for {
 			select {
-			case <-s.reapStop:
+			case <-s.timerStop:
 				return
 			case <-t.C:
-				n := s.msgs.expire(s, s.clock()-int64(s.l.MessageTimeout))
-				s.drops[DropTimeout].Add(uint64(n))
+				s.tick(s.clock(), &tx)
 			}
 		}
 	})

@@ -37,19 +37,26 @@ const (
 	DropGaps
 	// DropQueueFull: a packet of a GRO batch refused by a full SoftIRQ queue.
 	DropQueueFull
-	// DropUnsupported: a control packet this pipeline does not act on yet
-	// (GRANT, RESEND, …: the transport protocol's).
+	// DropUnsupported: a packet this endpoint has no use for (a response
+	// at a server, BUSY or UNKNOWN at a server, a request at a client).
 	DropUnsupported
 	// DropReadyFull: a complete message refused by a full ready queue.
 	DropReadyFull
 	// DropTimeout: a partly received message freed after MessageTimeout.
 	DropTimeout
+	// DropStale: a packet of an RPC that ended here (a late duplicate), or
+	// a GRANT for a response this endpoint does not hold.
+	DropStale
+	// DropResponseTimeout: a response freed after MessageTimeout without
+	// news from its client (its ACK was lost, or the client is gone).
+	DropResponseTimeout
 	// NumDropReasons is the number of reasons.
 	NumDropReasons
 )
 
 var dropNames = [NumDropReasons]string{"oversized", "truncated", "malformed", "too_long", "memory",
-	"inconsistent", "duplicate", "gaps", "queue_full", "unsupported", "ready_full", "timeout"}
+	"inconsistent", "duplicate", "gaps", "queue_full", "unsupported", "ready_full", "timeout",
+	"stale", "response_timeout"}
 
 func (r DropReason) String() string {
 	if r < NumDropReasons {
@@ -74,6 +81,41 @@ type coreCounters struct {
 	appMessages    atomic.Uint64
 	appNs          atomic.Int64
 	_              [40]byte
+}
+
+// transportCounters count the transport protocol's packets at a server.
+type transportCounters struct {
+	dataOut    atomic.Uint64 // DATA packets of responses sent, retransmissions included
+	retransOut atomic.Uint64 // of which retransmissions
+	retransIn  atomic.Uint64 // DATA packets received flagged FlagRetransmit
+	grantsOut  atomic.Uint64
+	grantsIn   atomic.Uint64
+	resendsIn  atomic.Uint64
+	acksIn     atomic.Uint64
+	ctlOut     [8]atomic.Uint64 // control packets sent by wire.Type (GRANTs counted in grantsOut)
+	stateless  atomic.Uint32    // answers about RPCs the server does not hold, for fault decisions
+}
+
+// TransportStats counts the transport protocol's work at a server.
+type TransportStats struct {
+	// RPCs is the RPCs held now (from a request's first packet until the
+	// client acknowledges the response); Remembered the ended ones kept to
+	// recognise late duplicates; GrantWaiting the requests waiting for
+	// grants.
+	RPCs, Remembered, GrantWaiting int64
+	// DataSent counts DATA packets of responses sent, Retransmitted those
+	// sent again; RetransmitsReceived the request packets received flagged
+	// FlagRetransmit.
+	DataSent, Retransmitted, RetransmitsReceived uint64
+	// GrantsSent and GrantsReceived count GRANT packets; ResendsSent the
+	// RESENDs asking for request bytes, ResendsReceived the client's
+	// RESENDs and probes.
+	GrantsSent, GrantsReceived, ResendsSent, ResendsReceived uint64
+	// BusySent, UnknownSent and AcksSent answer probes; AcksReceived end
+	// RPCs.
+	BusySent, UnknownSent, AcksSent, AcksReceived uint64
+	// Faults are the faults injected into the server's send path.
+	Faults FaultStats
 }
 
 // latencyMax bounds recorded latencies (10 s); longer ones are clamped.
@@ -171,8 +213,12 @@ type Stats struct {
 	Messages, MessageBytes uint64
 	// Replies counts responses sent; ReplyErrors the sends that failed.
 	Replies, ReplyErrors uint64
-	// InflightBytes are held now (assembling, ready, or not yet released).
+	// InflightBytes are held now (requests assembling, ready or not yet
+	// released, responses not yet acknowledged, and a fixed charge per
+	// RPC).
 	InflightBytes int64
+	// Transport counts the flow control and recovery work.
+	Transport TransportStats
 	// SoftIRQCoresPerMsg is the mean number of distinct SoftIRQ cores that
 	// processed the packets of a multi-packet message.
 	SoftIRQCoresPerMsg float64
@@ -232,6 +278,9 @@ func (s *Stats) WriteText(w io.Writer) error {
 		fmt.Fprintf(w, "handoff %-15s n=%d p50=%v p99=%v max=%v\n", name, l.Count,
 			time.Duration(l.P50), time.Duration(l.P99), time.Duration(l.Max))
 	}
+	t := &s.Transport
+	fmt.Fprintf(w, "transport: rpcs %d, waiting for grants %d, grants sent %d, resends sent %d / received %d, retransmitted %d / received %d, acks received %d\n",
+		t.RPCs, t.GrantWaiting, t.GrantsSent, t.ResendsSent, t.ResendsReceived, t.Retransmitted, t.RetransmitsReceived, t.AcksReceived)
 	lat("gro→softirq", s.GROToSoftIRQ)
 	lat("softirq→app", s.SoftIRQToApp)
 	var drops []string

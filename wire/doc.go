@@ -18,8 +18,28 @@
 //	 32    4 grant offset bytes of the message the receiver lets the sender send
 //	 36   12 reserved     must be zero in version 1
 //
-// The header leaves room for the transport protocol (grants, resends,
-// priorities): GrantOffset, Priority, Flags and twelve reserved bytes.
+// The header leaves room for the transport protocol: GrantOffset,
+// Priority, Flags and twelve reserved bytes.
+//
+// # Packets of package rx's transport
+//
+// Sender and MsgID always name the RPC: the client's sender id and the
+// request's message id, in both directions. FlagResponse marks the
+// packets that concern the response.
+//
+//	DATA     a segment of a message at Offset; GrantOffset: how far the
+//	         sender was granted when it sent it. FlagRetransmit on resends.
+//	GRANT    the receiver lets the sender send up to GrantOffset.
+//	RESEND   send again [Offset, GrantOffset) (it grants up to GrantOffset
+//	         too); from a client without FlagResponse and with an empty
+//	         range, a probe: "what became of this RPC?"
+//	UNKNOWN  a server's answer to a probe: no trace of the request; send it
+//	         again from the start.
+//	BUSY     "still working on it": a server's answer to a probe, or its
+//	         keepalive for a response the client has not acknowledged.
+//	ACK      the RPC ended: from a client, it has the response (or gave
+//	         up); from a server, the application took a request without
+//	         responding.
 //
 // # Contract
 //

@@ -41,8 +41,8 @@ const (
 // Type is the type of a packet.
 type Type uint8
 
-// Packet types. Only DATA is used by package rx today; the others are
-// reserved for the transport protocol (named after Homa's packets).
+// Packet types, named after Homa's; see the package doc for how package rx
+// uses each.
 const (
 	// TypeData carries a segment of a message.
 	TypeData Type = 1 + iota
@@ -55,7 +55,8 @@ const (
 	TypeUnknown
 	// TypeBusy tells the receiver that the sender is alive but busy.
 	TypeBusy
-	// TypeAck acknowledges a response, so the server may forget the request.
+	// TypeAck ends an RPC: a client acknowledges a response (or gives up),
+	// a server says its application took a request without responding.
 	TypeAck
 	typeEnd
 )

@@ -40,7 +40,7 @@ and the policies that came before and after them.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
 	root.AddCommand(newCompareCmd(), newSimCmd(), newSweepCmd(), newMergeCmd(), newTableCmd(), newPoliciesCmd(), newWorkloadCmd(), newReportCmd(), newTraceCmd())
-	root.AddCommand(newServeCmd())
+	root.AddCommand(newServeCmd(), newLoadCmd(), newBenchCmd())
 	return root
 }
 

@@ -4,18 +4,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/homalb/homalb/balance"
 	"github.com/homalb/homalb/rx"
-	"github.com/spf13/cobra"
 )
 
-// serveFlags are the flags of homalb serve.
+// serveFlags are the flags of homalb serve; bench shares the layout and
+// transport ones.
 type serveFlags struct {
 	addr, policy, groups      string
 	gro, softirq, app         []int
@@ -26,6 +35,56 @@ type serveFlags struct {
 	timeout, duration         time.Duration
 	noPin, noPrio             bool
 	noBypass, noSameCore      bool
+	unsched, overcommit       int
+	resend                    time.Duration
+	metrics                   string
+	faults                    faultFlags
+}
+
+// faultFlags are the fault injection flags of serve, load and bench.
+type faultFlags struct {
+	loss, dup, reorder   float64
+	reorderWindow, delay time.Duration
+	seed                 uint64
+}
+
+func (f *faultFlags) register(fl *pflag.FlagSet, what string) {
+	fl.Float64Var(&f.loss, "loss", 0, "fraction of the packets "+what+" sends that are dropped (fault injection)")
+	fl.Float64Var(&f.dup, "dup", 0, "fraction of the packets "+what+" sends twice")
+	fl.Float64Var(&f.reorder, "reorder", 0, "fraction of the packets "+what+" holds back so that later ones overtake them")
+	fl.DurationVar(&f.reorderWindow, "reorder-window", rx.DefaultReorderWindow, "longest hold of a reordered packet")
+	fl.DurationVar(&f.delay, "delay", 0, "delay added to every packet "+what+" sends")
+	fl.Uint64Var(&f.seed, "fault-seed", 1, "seed of the fault decisions (the same seed drops the same packets)")
+}
+
+func (f *faultFlags) faults() (rx.Faults, error) {
+	ff := rx.Faults{Loss: f.loss, Dup: f.dup, Reorder: f.reorder, ReorderWindow: f.reorderWindow, Delay: f.delay, Seed: f.seed}
+	if err := ff.Validate(); err != nil {
+		return ff, fmt.Errorf("faults: %w", err)
+	}
+	return ff, nil
+}
+
+// registerLayout registers the pipeline's layout, policy tuning and
+// transport flags.
+func (f *serveFlags) registerLayout(fl *pflag.FlagSet) {
+	fl.IntSliceVar(&f.gro, "gro-cores", []int{0}, "cores running a GRO thread, one socket each")
+	fl.IntSliceVar(&f.softirq, "softirq-cores", []int{1}, "cores meant for SoftIRQ work (gen3: dealt out as the GRO cores' groups)")
+	fl.IntSliceVar(&f.app, "app-cores", []int{1}, "cores of the application threads, round-robin")
+	fl.IntVar(&f.threads, "threads", 2, "application threads")
+	fl.IntVar(&f.cores, "cores", 0, "logical cores (0: one more than the largest core named)")
+	fl.StringVar(&f.groups, "gen3-groups", "", `gen3 layout "GRO:C1,C2;GRO:C1,…" (overrides --softirq-cores)`)
+	fl.IntVar(&f.maxGRO, "max-gro", rx.DefaultMaxGRO, "packets per GRO batch (max_gro_skbs)")
+	fl.IntVar(&f.pollUs, "poll-us", int(rx.DefaultPoll/time.Microsecond), "µs an application thread polls before sleeping (0: none)")
+	fl.IntVar(&f.busyUs, "busy-us", int(balance.DefaultBusyNs/1000), "busy window of gen2, gen3 and the thread chooser, µs")
+	fl.IntVar(&f.groBusyUs, "gro-busy-us", int(balance.DefaultGROBusyNs/1000), "GRO busy window, µs")
+	fl.BoolVar(&f.noBypass, "no-bypass", false, "disable the short-message and grant bypasses")
+	fl.BoolVar(&f.noSameCore, "no-same-core", false, "steer batches of one packet too (no SAME_CORE)")
+	fl.BoolVar(&f.noPin, "no-pin", false, "do not pin threads to CPUs")
+	fl.BoolVar(&f.noPrio, "no-priority", false, "leave GRO and SoftIRQ threads at ordinary priority (default: SCHED_FIFO 1 where allowed)")
+	fl.IntVar(&f.unsched, "unsched-bytes", rx.DefaultUnschedBytes, "bytes of a message sent before grants; also the grant window (rtt_bytes)")
+	fl.IntVar(&f.overcommit, "max-overcommit", rx.DefaultMaxOvercommit, "messages granted at once")
+	fl.DurationVar(&f.resend, "resend-interval", rx.DefaultResendInterval, "silence after which missing bytes are asked for again")
 }
 
 func newServeCmd() *cobra.Command {
@@ -40,11 +99,20 @@ workers and application threads run pinned to their cores' CPUs, steered by
 the chosen policy. It runs until SIGINT or SIGTERM (or --duration), then
 closes cleanly and prints its telemetry; SIGUSR1 prints it while running.
 
+The transport is Homa's: the first --unsched-bytes of a response go at once,
+the rest as the client grants them; requests are granted by the server (at
+most --max-overcommit at once, fewest bytes left first); what is lost is
+asked for again after --resend-interval. --loss, --dup, --reorder and --delay
+inject faults into the server's own sends. --metrics serves Prometheus
+metrics: per-core busy time by role, handoff latency histograms, drops by
+reason, RPCs and bytes in flight.
+
 Logical cores are mapped onto this host's CPUs round-robin, so a 4- or
 20-core layout runs on a 2-CPU box. gen3 takes its groups from
 --gen3-groups, else deals --softirq-cores out over --gro-cores.`,
 		Example: `  homalb serve --addr 127.0.0.1:4000 --policy gen3 --gro-cores 0 --softirq-cores 1 --app-cores 1 --threads 2
-  homalb serve --policy gen2 --gro-cores 0,1 --app-cores 0,1 --duration 30s`,
+  homalb serve --policy gen2 --gro-cores 0,1 --app-cores 0,1 --duration 30s
+  homalb serve --metrics 127.0.0.1:9100 --loss 0.01`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd, &f)
@@ -53,25 +121,14 @@ Logical cores are mapped onto this host's CPUs round-robin, so a 4- or
 	fl := cmd.Flags()
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:4000", "UDP address to serve on (IP:PORT)")
 	fl.StringVar(&f.policy, "policy", "gen3", "SoftIRQ steering policy (see homalb policies)")
-	fl.IntSliceVar(&f.gro, "gro-cores", []int{0}, "cores running a GRO thread, one socket each")
-	fl.IntSliceVar(&f.softirq, "softirq-cores", []int{1}, "cores meant for SoftIRQ work (gen3: dealt out as the GRO cores' groups)")
-	fl.IntSliceVar(&f.app, "app-cores", []int{1}, "cores of the application threads, round-robin")
-	fl.IntVar(&f.threads, "threads", 2, "application threads")
-	fl.IntVar(&f.cores, "cores", 0, "logical cores (0: one more than the largest core named)")
-	fl.StringVar(&f.groups, "gen3-groups", "", `gen3 layout "GRO:C1,C2;GRO:C1,…" (overrides --softirq-cores)`)
-	fl.IntVar(&f.maxGRO, "max-gro", rx.DefaultMaxGRO, "packets per GRO batch (max_gro_skbs)")
-	fl.IntVar(&f.pollUs, "poll-us", int(rx.DefaultPoll/time.Microsecond), "µs an application thread polls before sleeping (0: none)")
-	fl.IntVar(&f.busyUs, "busy-us", int(balance.DefaultBusyNs/1000), "busy window of gen2, gen3 and the thread chooser, µs")
-	fl.IntVar(&f.groBusyUs, "gro-busy-us", int(balance.DefaultGROBusyNs/1000), "GRO busy window, µs")
-	fl.BoolVar(&f.noBypass, "no-bypass", false, "disable the short-message and grant bypasses")
-	fl.BoolVar(&f.noSameCore, "no-same-core", false, "steer batches of one packet too (no SAME_CORE)")
+	f.registerLayout(fl)
 	fl.IntVar(&f.maxMsg, "max-msg", rx.DefaultMaxMessageLen, "longest message accepted, bytes")
 	fl.Int64Var(&f.maxInflight, "max-inflight", rx.DefaultMaxInflightBytes, "bytes of messages held at once")
 	fl.IntVar(&f.queue, "queue", rx.DefaultQueueDepth, "GRO batches each SoftIRQ queue holds")
-	fl.DurationVar(&f.timeout, "msg-timeout", rx.DefaultMessageTimeout, "free a partly received message after this long without a packet")
+	fl.DurationVar(&f.timeout, "msg-timeout", rx.DefaultMessageTimeout, "free a partly received request, or an unacknowledged response, after this long without a packet")
 	fl.DurationVar(&f.duration, "duration", 0, "stop after this long (0: at SIGINT or SIGTERM)")
-	fl.BoolVar(&f.noPin, "no-pin", false, "do not pin threads to CPUs")
-	fl.BoolVar(&f.noPrio, "no-priority", false, "leave GRO and SoftIRQ threads at ordinary priority (default: SCHED_FIFO 1 where allowed)")
+	fl.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics over HTTP on `ADDR` (IP:PORT), at /metrics")
+	f.faults.register(fl, "the server")
 	return cmd
 }
 
@@ -83,6 +140,9 @@ func (f *serveFlags) config(logf func(string, ...any)) (rx.Config, error) {
 	}
 	if f.duration < 0 {
 		return rx.Config{}, errors.New("serve: --duration must not be negative")
+	}
+	if f.unsched <= 0 || f.overcommit <= 0 || f.resend <= 0 {
+		return rx.Config{}, errors.New("serve: --unsched-bytes, --max-overcommit and --resend-interval must be positive")
 	}
 	opts.BusyNs = int64(f.busyUs) * 1000
 	opts.GROBusyNs = int64(f.groBusyUs) * 1000
@@ -103,11 +163,21 @@ func (f *serveFlags) config(logf func(string, ...any)) (rx.Config, error) {
 	if poll == 0 {
 		poll = -1
 	}
+	faults, err := f.faults.faults()
+	if err != nil {
+		return rx.Config{}, fmt.Errorf("serve: %w", err)
+	}
 	cfg := rx.Config{
 		Addr: f.addr, Policy: f.policy, Options: &opts, Cores: f.cores,
 		GROCores: f.gro, SoftIRQCores: f.softirq, AppCores: f.app, Threads: f.threads,
 		MaxGRO: f.maxGRO, Poll: poll, MaxMessageLen: f.maxMsg, MaxInflightBytes: f.maxInflight,
 		QueueDepth: f.queue, MessageTimeout: f.timeout, NoPin: f.noPin, NoPriority: f.noPrio, Logf: logf,
+		UnschedBytes: f.unsched, MaxOvercommit: f.overcommit, ResendInterval: f.resend, Faults: faults,
+	}
+	if f.metrics != "" {
+		if _, err := netip.ParseAddrPort(f.metrics); err != nil {
+			return cfg, fmt.Errorf("serve: --metrics %q: want IP:PORT", f.metrics)
+		}
 	}
 	if f.threads < 1 {
 		return cfg, fmt.Errorf("serve: --threads %d: want at least 1", f.threads)
@@ -143,6 +213,22 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	if !s.Prioritized() {
 		prio = "ordinary"
 	}
+	var metrics *http.Server
+	if f.metrics != "" {
+		ln, err := net.Listen("tcp", f.metrics)
+		if err != nil {
+			_ = s.Close()
+			return fmt.Errorf("serve: metrics: %w", err)
+		}
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(s.Collector())
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: log.New(errw, "homalb serve: metrics: ", 0)}))
+		metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = metrics.Serve(ln) }()
+		defer metrics.Close()
+		fmt.Fprintf(out, "homalb serve: metrics on http://%s/metrics\n", ln.Addr())
+	}
 	fmt.Fprintf(out, "homalb serve: echo on %s, policy %s, %d logical cores, threads %s, GRO/SoftIRQ priority %s; SIGUSR1 prints telemetry, SIGINT stops\n",
 		s.Addr(), cfg.Policy, s.NumCores(), pinned, prio)
 	served := make(chan error, 1)
@@ -170,6 +256,9 @@ wait:
 			_ = s.Close()
 			return fmt.Errorf("serve: application threads stopped: %w", err)
 		}
+	}
+	if metrics != nil {
+		_ = metrics.Close()
 	}
 	closeErr := s.Close()
 	<-served

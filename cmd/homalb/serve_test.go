@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -175,5 +178,93 @@ func TestServeDuration(t *testing.T) {
 		"--app-cores", "0,1", "--duration", "200ms", "--no-pin"}
 	if code := run(args); code != 0 {
 		t.Errorf("homalb %s: exit %d", strings.Join(args, " "), code)
+	}
+}
+
+// TestServeMetrics: serve --metrics serves Prometheus metrics over HTTP on
+// loopback; a scrape after some calls shows per-core busy time by role,
+// handoff histograms, drops by reason and RPCs in flight.
+func TestServeMetrics(t *testing.T) {
+	warm := make(chan os.Signal, 1)
+	signal.Notify(warm, syscall.SIGUSR2)
+	signal.Stop(warm)
+	addr := "127.0.0.1:" + freePort(t)
+	var out, errb syncBuffer
+	root := newRootCmd()
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetArgs([]string{"serve", "--addr", addr, "--policy", "gen2", "--metrics", "127.0.0.1:0", "--no-pin"})
+	done := make(chan error, 1)
+	go func() { done <- root.Execute() }()
+	c, err := rx.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	re := regexp.MustCompile(`metrics on (http://127\.0\.0\.1:\d+/metrics)`)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "echo on") || !tryCall(c, []byte("ping")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("server never answered; stdout %q stderr %q", out.String(), errb.String())
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited early: %v; stderr %q", err, errb.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	m := re.FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no metrics address in %q", out.String())
+	}
+	for i := range 10 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		req := bytes.Repeat([]byte{byte(i)}, 100+i*10_000)
+		if resp, err := c.Call(ctx, req); err != nil || !bytes.Equal(resp, req) {
+			t.Errorf("call of %d bytes: %v", len(req), err)
+		}
+		cancel()
+	}
+	resp, err := http.Get(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape: %v, status %d", err, resp.StatusCode)
+	}
+	text := string(body)
+	for _, want := range []string{
+		`homalb_rx_core_busy_seconds_total{core="0",role="gro"}`,
+		`homalb_rx_core_busy_seconds_total{core="0",role="app"}`,
+		`homalb_rx_handoff_latency_seconds_bucket{core="0",handoff="softirq_to_app",le="1.6e-05"}`,
+		`homalb_rx_drops_total{reason="malformed"} 0`,
+		`homalb_rx_rpcs_in_flight`,
+		`homalb_rx_inflight_bytes`,
+		`homalb_rx_info{addr="` + addr + `",policy="gen2"} 1`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("scrape lacks %q", want)
+		}
+	}
+	if mm := regexp.MustCompile(`(?m)^homalb_rx_messages_total (\d+)$`).FindStringSubmatch(text); mm == nil {
+		t.Error("scrape lacks homalb_rx_messages_total")
+	} else if n, _ := strconv.Atoi(mm[1]); n < 11 {
+		t.Errorf("messages_total %d, want at least the 11 calls made", n)
+	}
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop on SIGINT")
+	}
+	if _, err := http.Get(m[1]); err == nil {
+		t.Error("metrics still served after exit")
 	}
 }

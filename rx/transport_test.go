@@ -1,0 +1,308 @@
+package rx
+
+import (
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"testing"
+	"testing/quick"
+	"time"
+
+	"github.com/homalb/homalb/wire"
+)
+
+// TestKeySetQuick checks the bounded set of ended RPCs against a map and a
+// FIFO list: the same membership after every operation, the oldest key
+// forgotten first.
+func TestKeySetQuick(t *testing.T) {
+	f := func(seed uint64, capSeed uint8) bool {
+		rng := rand.New(rand.NewPCG(seed, 2))
+		capacity := int(capSeed)%40 + 1
+		var s keySet
+		s.init(capacity)
+		ref := map[msgKey]bool{}
+		var fifo []msgKey
+		key := func() msgKey { // few distinct keys, so that re-adds and hits happen
+			return msgKey{from: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(rng.IntN(3))),
+				sender: uint64(rng.IntN(4)), id: uint64(rng.IntN(30))}
+		}
+		for range 500 {
+			k := key()
+			if rng.IntN(2) == 0 {
+				s.add(k)
+				if !ref[k] {
+					if len(fifo) == capacity {
+						delete(ref, fifo[0])
+						fifo = fifo[1:]
+					}
+					ref[k] = true
+					fifo = append(fifo, k)
+				}
+			}
+			if s.has(&k) != ref[k] || s.len() != len(fifo) {
+				return false
+			}
+		}
+		for _, k := range fifo {
+			if !s.has(&k) {
+				return false
+			}
+		}
+		return true
+	}
+	if err := quick.Check(f, &quick.Config{MaxCount: 300}); err != nil {
+		t.Error(err)
+	}
+}
+
+// newTestSched returns a scheduler granting 2 messages at once, a window of
+// 10,000 bytes, an increment of MaxPayload, and maxIncoming.
+func newTestSched(maxIncoming int) *grantSched {
+	var s grantSched
+	s.init(2, 10_000, maxIncoming)
+	return &s
+}
+
+func grantOf(out *grantList, id uint64) (uint32, bool) {
+	for _, g := range out.g[:out.n] {
+		if g.id == id {
+			return g.offset, true
+		}
+	}
+	return 0, false
+}
+
+// TestGrantSchedSRPT pins down the grant rules (CALIBRATION.md, Defaults:
+// max_overcommit, unsched_bytes; package doc, Transport): the messages
+// with the fewest bytes left are granted, at most overcommit of them, each
+// up to a window beyond what arrived; a completed message's slot goes to
+// the next.
+func TestGrantSchedSRPT(t *testing.T) {
+	s := newTestSched(1 << 20)
+	var out grantList
+	msgs := []*grantee{
+		{id: 1, length: 100_000},
+		{id: 2, length: 50_000},
+		{id: 3, length: 30_000},
+	}
+	// 3 and 2 arrive with 5,000 unscheduled bytes each, then 1.
+	s.update(msgs[2], 5_000, 5_000, &out)
+	s.update(msgs[1], 5_000, 5_000, &out)
+	// Ranked by bytes left: 3 (25,000), 2 (45,000), then 1 (95,000) waits.
+	if off, ok := grantOf(&out, 3); !ok || off != 15_000 {
+		t.Errorf("message 3 granted %d (%v), want 15,000 (5,000 + window)", off, ok)
+	}
+	if off, ok := grantOf(&out, 2); !ok || off != 15_000 {
+		t.Errorf("message 2 granted %d (%v), want 15,000", off, ok)
+	}
+	out.n = 0
+	s.update(msgs[0], 5_000, 5_000, &out)
+	if _, ok := grantOf(&out, 1); ok || msgs[0].granted != 5_000 {
+		t.Errorf("message 1 granted beyond overcommit: %d", msgs[0].granted)
+	}
+	// A grant smaller than the increment waits, unless it ends the message.
+	out.n = 0
+	s.update(msgs[2], 5_500, 5_000, &out)
+	if out.n != 0 {
+		t.Errorf("a grant of 500 bytes was sent: %+v", out.g[0])
+	}
+	s.update(msgs[2], 25_000, 15_000, &out)
+	if off, ok := grantOf(&out, 3); !ok || off != 30_000 {
+		t.Errorf("message 3 granted %d (%v), want its end, 30,000", off, ok)
+	}
+	// Message 3 completes: message 1 takes its slot.
+	out.n = 0
+	s.remove(msgs[2], &out)
+	if off, ok := grantOf(&out, 1); !ok || off != 15_000 {
+		t.Errorf("message 1 granted %d (%v) after 3 completed, want 15,000", off, ok)
+	}
+	if s.waiting() != 2 {
+		t.Errorf("%d messages waiting, want 2", s.waiting())
+	}
+}
+
+// TestGrantSchedMaxIncoming: the bytes granted but not received, over the
+// granted messages, stay within max_incoming.
+func TestGrantSchedMaxIncoming(t *testing.T) {
+	s := newTestSched(12_000)
+	var out grantList
+	a := &grantee{id: 1, length: 40_000}
+	b := &grantee{id: 2, length: 60_000}
+	s.update(a, 1_000, 1_000, &out) // outstanding 0: a may take 10,000
+	s.update(b, 1_000, 1_000, &out) // 2,000 left of the budget for b
+	if off, _ := grantOf(&out, 1); off != 11_000 {
+		t.Errorf("a granted %d, want 11,000", off)
+	}
+	if off, _ := grantOf(&out, 2); off != 3_000 {
+		t.Errorf("b granted %d, want 3,000 (the rest of max_incoming)", off)
+	}
+	out.n = 0
+	s.update(a, 11_000, 11_000, &out) // a's bytes arrived: budget frees
+	if off, _ := grantOf(&out, 1); off != 21_000 {
+		t.Errorf("a granted %d after its bytes arrived, want 21,000", off)
+	}
+	var outstanding int64
+	for _, g := range []*grantee{a, b} {
+		outstanding += int64(g.granted - g.have)
+	}
+	if outstanding > 12_000 {
+		t.Errorf("%d bytes outstanding, over max_incoming", outstanding)
+	}
+}
+
+// udpPair returns a socket and a reader connected to it, on loopback.
+func udpPair(t *testing.T) (*net.UDPConn, *net.UDPConn) {
+	t.Helper()
+	rd, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wr, err := net.DialUDP("udp", nil, rd.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rd.Close(); wr.Close() })
+	return wr, rd
+}
+
+// readHeaders reads n packets and returns their headers.
+func readHeaders(t *testing.T, rd *net.UDPConn, n int) []wire.Header {
+	t.Helper()
+	_ = rd.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var hs []wire.Header
+	buf := make([]byte, 2048)
+	for range n {
+		k, err := rd.Read(buf)
+		if err != nil {
+			t.Fatalf("after %d packets: %v", len(hs), err)
+		}
+		h, _, err := wire.Decode(buf[:k])
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, h)
+	}
+	return hs
+}
+
+// TestSenderSegments: a sender cuts a message every MaxPayload bytes, sends
+// whole segments up to its grant, resends the segments that overlap a
+// RESEND's range flagged FlagRetransmit, and takes the range's end as a
+// grant.
+func TestSenderSegments(t *testing.T) {
+	wr, rd := udpPair(t)
+	ps := pktSender{x: &xmitter{conn: wr, connected: true}, buf: new([MaxDatagram]byte)}
+	o := outMsg{data: make([]byte, 10*MaxPayload+7), granted: 2*MaxPayload + 1}
+	var xmits uint32
+	h := wire.Header{Sender: 5, MsgID: 9}
+	if n, err := ps.sendGranted(netip.AddrPort{}, h, &o, &xmits); err != nil || n != 3 {
+		t.Fatalf("sendGranted: %d packets, %v; want 3 (the third segment starts below the grant)", n, err)
+	}
+	hs := readHeaders(t, rd, 3)
+	for i, got := range hs {
+		if got.Offset != uint32(i*MaxPayload) || got.PayloadLen != MaxPayload || got.GrantOffset != o.granted || got.MsgLen != o.length() {
+			t.Errorf("packet %d: %+v", i, got)
+		}
+	}
+	if o.next != 3*MaxPayload {
+		t.Errorf("next %d, want %d", o.next, 3*MaxPayload)
+	}
+	// RESEND of [MaxPayload+10, 5*MaxPayload): segment 1 and 2 again, then
+	// 3 and 4 as newly granted.
+	re, fresh, err := ps.resend(netip.AddrPort{}, h, &o, MaxPayload+10, 5*MaxPayload, &xmits)
+	if err != nil || re != 2 || fresh != 2 {
+		t.Fatalf("resend: %d again, %d new, %v; want 2 and 2", re, fresh, err)
+	}
+	hs = readHeaders(t, rd, 4)
+	for i, want := range []struct {
+		off   int
+		retry bool
+	}{{1, true}, {2, true}, {3, false}, {4, false}} {
+		if hs[i].Offset != uint32(want.off*MaxPayload) || (hs[i].Flags&wire.FlagRetransmit != 0) != want.retry {
+			t.Errorf("packet %d: offset %d flags %v, want segment %d retransmit=%v", i, hs[i].Offset, hs[i].Flags, want.off, want.retry)
+		}
+	}
+	// The last segment is short.
+	o.grant(o.length())
+	if n, _ := ps.sendGranted(netip.AddrPort{}, h, &o, &xmits); n != 6 {
+		t.Errorf("rest of the message: %d packets, want 6", n)
+	}
+	hs = readHeaders(t, rd, 6)
+	if last := hs[5]; last.Offset != 10*MaxPayload || last.PayloadLen != 7 {
+		t.Errorf("last segment %+v", last)
+	}
+}
+
+// TestFaultDecisions: the faults injected are a function of the seed and
+// the packets' identities, at the configured rates.
+func TestFaultDecisions(t *testing.T) {
+	decide := func(seed uint64) (lost, dup, reord int, pattern uint64) {
+		l := &faultLine{f: Faults{Seed: seed}, lossT: threshold(0.10), dupT: threshold(0.05), reorT: threshold(0.2)}
+		for id := uint64(1); id <= 2000; id++ {
+			for x := uint32(1); x <= 10; x++ {
+				k := faultKey(id, x)
+				if l.uniform(k, 1) < l.lossT {
+					lost++
+					pattern = pattern*31 + id*16 + uint64(x)
+				}
+				if l.uniform(k, 2) < l.dupT {
+					dup++
+				}
+				if l.uniform(k, 3) < l.reorT {
+					reord++
+				}
+			}
+		}
+		return
+	}
+	l1, d1, r1, p1 := decide(1)
+	l2, d2, r2, p2 := decide(1)
+	if l1 != l2 || d1 != d2 || r1 != r2 || p1 != p2 {
+		t.Error("the same seed gave different faults")
+	}
+	if _, _, _, p3 := decide(2); p3 == p1 {
+		t.Error("another seed gave the same losses")
+	}
+	const n = 20_000
+	for _, c := range []struct {
+		name string
+		got  int
+		want float64
+	}{{"loss", l1, 0.10}, {"dup", d1, 0.05}, {"reorder", r1, 0.2}} {
+		if f := float64(c.got) / n; f < c.want*0.85 || f > c.want*1.15 {
+			t.Errorf("%s rate %.4f, want about %.2f", c.name, f, c.want)
+		}
+	}
+	if err := (Faults{Loss: 1}).Validate(); err == nil {
+		t.Error("loss 1 accepted: nothing would ever arrive")
+	}
+	if err := (Faults{Delay: -time.Second}).Validate(); err == nil {
+		t.Error("negative delay accepted")
+	}
+}
+
+// TestFaultLineDelays: held packets are released, in order of their
+// release times, and Close loses the rest without leaking the goroutine.
+func TestFaultLineDelays(t *testing.T) {
+	wr, rd := udpPair(t)
+	x := &xmitter{conn: wr, connected: true}
+	x.faults = newFaultLine(x, Faults{Delay: 2 * time.Millisecond, Seed: 1}, "test-faults")
+	for i := range 5 {
+		b := make([]byte, wire.HeaderLen)
+		k, _ := wire.Encode(b, wire.Header{Type: wire.TypeBusy, MsgID: uint64(i + 1)}, nil)
+		if err := x.write(b[:k], netip.AddrPort{}, uint64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hs := readHeaders(t, rd, 5)
+	for i, h := range hs {
+		if h.MsgID != uint64(i+1) {
+			t.Errorf("packet %d has id %d: a uniform delay reordered packets", i, h.MsgID)
+		}
+	}
+	if st := x.faults.stats(); st.Delayed != 5 {
+		t.Errorf("stats %+v, want 5 delayed", st)
+	}
+	x.close()
+	x.close()
+}

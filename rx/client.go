@@ -1,6 +1,7 @@
 package rx
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -204,22 +205,14 @@ func DialConfig(addr string, cfg ClientConfig) (*Client, error) {
 	c := &Client{peer: ap, sender: cfg.Sender, timeout: cfg.Timeout, maxMsg: cfg.MaxMessageLen,
 		maxResp: cfg.MaxInflightBytes, epoch: time.Now(), done: make(chan struct{})}
 	_ = c.tp.set(cfg.UnschedBytes, cfg.MaxOvercommit, cfg.MaxIncoming, cfg.ResendInterval, DefaultCompletedCap, cfg.Faults)
-	if c.timeout == 0 {
-		c.timeout = DefaultCallTimeout
-	}
-	if c.maxMsg == 0 {
-		c.maxMsg = DefaultMaxMessageLen
-	}
-	if c.maxResp == 0 {
-		c.maxResp = DefaultMaxInflightBytes
-	}
-	if c.sender == 0 {
+	c.timeout = cmp.Or(c.timeout, DefaultCallTimeout)
+	c.maxMsg = cmp.Or(c.maxMsg, DefaultMaxMessageLen)
+	c.maxResp = cmp.Or(c.maxResp, DefaultMaxInflightBytes)
+	if c.sender == 0 { // a random id only when none was given
 		c.sender = rand.Uint64() | 1
 	}
 	sockBuf := cfg.SocketBuffer
-	if sockBuf == 0 {
-		sockBuf = DefaultSocketBuffer
-	}
+	sockBuf = cmp.Or(sockBuf, DefaultSocketBuffer)
 	c.conn, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(ap))
 	if err != nil {
 		return nil, fmt.Errorf("rx: dial %s: %w", addr, err)

@@ -1,6 +1,7 @@
 package rx
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log"
@@ -216,21 +217,11 @@ type transportParams struct {
 func (t *transportParams) set(unsched, overcommit, maxIncoming int, resend time.Duration, completedCap int, faults Faults) error {
 	*t = transportParams{unsched: unsched, overcommit: overcommit, maxIncoming: maxIncoming,
 		resend: resend, completedCap: completedCap, faults: faults}
-	if t.unsched == 0 {
-		t.unsched = DefaultUnschedBytes
-	}
-	if t.overcommit == 0 {
-		t.overcommit = DefaultMaxOvercommit
-	}
-	if t.maxIncoming == 0 {
-		t.maxIncoming = DefaultMaxIncoming
-	}
-	if t.resend == 0 {
-		t.resend = DefaultResendInterval
-	}
-	if t.completedCap == 0 {
-		t.completedCap = DefaultCompletedCap
-	}
+	t.unsched = cmp.Or(t.unsched, DefaultUnschedBytes)
+	t.overcommit = cmp.Or(t.overcommit, DefaultMaxOvercommit)
+	t.maxIncoming = cmp.Or(t.maxIncoming, DefaultMaxIncoming)
+	t.resend = cmp.Or(t.resend, DefaultResendInterval)
+	t.completedCap = cmp.Or(t.completedCap, DefaultCompletedCap)
 	switch {
 	case t.unsched < MaxPayload || t.unsched > MaxMessageLenLimit:
 		return configErr("unscheduled bytes %d out of range %d..%d", t.unsched, MaxPayload, MaxMessageLenLimit)
@@ -305,69 +296,45 @@ func (c Config) layout() (*layout, error) {
 		return nil, configErr("%d GRO cores: this system spreads a port over one socket only", len(l.GROCores))
 	}
 	l.cores = l.Cores
-	if l.cores == 0 {
-		l.cores = maxCore + 1
-	}
+	l.cores = cmp.Or(l.cores, maxCore+1)
 	if l.cores <= maxCore || l.cores > balance.MaxCores {
 		return nil, configErr("%d cores cannot hold core %d", l.cores, maxCore)
 	}
-	if l.Threads == 0 {
-		l.Threads = len(l.AppCores)
-	}
+	l.Threads = cmp.Or(l.Threads, len(l.AppCores))
 	if l.Threads < 0 || l.Threads > 1024 {
 		return nil, configErr("threads %d out of range 1..1024", l.Threads)
 	}
-	if l.MaxGRO == 0 {
-		l.MaxGRO = DefaultMaxGRO
-	}
+	l.MaxGRO = cmp.Or(l.MaxGRO, DefaultMaxGRO)
 	if l.MaxGRO < 1 || l.MaxGRO > MaxGROLimit {
 		return nil, configErr("max GRO batch %d out of range 1..%d", l.MaxGRO, MaxGROLimit)
 	}
-	if l.ReadBurst == 0 {
-		l.ReadBurst = DefaultReadBurst
-	}
+	l.ReadBurst = cmp.Or(l.ReadBurst, DefaultReadBurst)
 	if l.ReadBurst < 1 || l.ReadBurst > 1024 {
 		return nil, configErr("read burst %d out of range 1..1024", l.ReadBurst)
 	}
-	if l.Poll == 0 {
-		l.Poll = DefaultPoll
-	}
+	l.Poll = cmp.Or(l.Poll, DefaultPoll)
 	if l.Poll < 0 {
 		l.Poll = 0
 	}
-	if l.MaxMessageLen == 0 {
-		l.MaxMessageLen = DefaultMaxMessageLen
-	}
+	l.MaxMessageLen = cmp.Or(l.MaxMessageLen, DefaultMaxMessageLen)
 	if l.MaxMessageLen < 1 || l.MaxMessageLen > MaxMessageLenLimit {
 		return nil, configErr("max message length %d out of range 1..%d", l.MaxMessageLen, MaxMessageLenLimit)
 	}
-	if l.MaxInflightBytes == 0 {
-		l.MaxInflightBytes = DefaultMaxInflightBytes
-	}
+	l.MaxInflightBytes = cmp.Or(l.MaxInflightBytes, DefaultMaxInflightBytes)
 	if l.MaxInflightBytes < 1 {
 		return nil, configErr("in-flight byte limit %d is not positive", l.MaxInflightBytes)
 	}
-	if l.QueueDepth == 0 {
-		l.QueueDepth = DefaultQueueDepth
-	}
-	if l.ReadyDepth == 0 {
-		l.ReadyDepth = DefaultReadyDepth
-	}
+	l.QueueDepth = cmp.Or(l.QueueDepth, DefaultQueueDepth)
+	l.ReadyDepth = cmp.Or(l.ReadyDepth, DefaultReadyDepth)
 	if l.QueueDepth < 1 || l.ReadyDepth < 1 {
 		return nil, configErr("queue depths %d and %d must be positive", l.QueueDepth, l.ReadyDepth)
 	}
-	if l.MessageTimeout == 0 {
-		l.MessageTimeout = DefaultMessageTimeout
-	}
+	l.MessageTimeout = cmp.Or(l.MessageTimeout, DefaultMessageTimeout)
 	if l.MessageTimeout < time.Millisecond {
 		return nil, configErr("message timeout %v below 1ms", l.MessageTimeout)
 	}
-	if l.SocketBuffer == 0 {
-		l.SocketBuffer = DefaultSocketBuffer
-	}
-	if l.BuffersPerGRO == 0 {
-		l.BuffersPerGRO = DefaultBuffersPerGRO
-	}
+	l.SocketBuffer = cmp.Or(l.SocketBuffer, DefaultSocketBuffer)
+	l.BuffersPerGRO = cmp.Or(l.BuffersPerGRO, DefaultBuffersPerGRO)
 	if l.BuffersPerGRO < l.ReadBurst {
 		return nil, configErr("%d buffers per GRO thread, fewer than a read burst of %d", l.BuffersPerGRO, l.ReadBurst)
 	}

@@ -30,6 +30,7 @@ package loadgen
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -182,21 +183,11 @@ func (cfg *Config) Validate() error {
 
 func (cfg *Config) withDefaults() Config {
 	c := *cfg
-	if c.Clients == 0 {
-		c.Clients = DefaultClients
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.MaxOutstanding == 0 {
-		c.MaxOutstanding = DefaultMaxOutstanding
-	}
-	if c.CalibrationCalls == 0 {
-		c.CalibrationCalls = DefaultCalibrationCalls
-	}
-	if c.Client.MaxMessageLen == 0 {
-		c.Client.MaxMessageLen = rx.DefaultMaxMessageLen
-	}
+	c.Clients = cmp.Or(c.Clients, DefaultClients)
+	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
+	c.MaxOutstanding = cmp.Or(c.MaxOutstanding, DefaultMaxOutstanding)
+	c.CalibrationCalls = cmp.Or(c.CalibrationCalls, DefaultCalibrationCalls)
+	c.Client.MaxMessageLen = cmp.Or(c.Client.MaxMessageLen, rx.DefaultMaxMessageLen)
 	return c
 }
 
@@ -361,12 +352,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, err
 		}
 		res.Calibration = cal
-		if res.BaseRTT == 0 {
-			res.BaseRTT = cal.BaseRTT
-		}
-		if res.LinkGbps == 0 {
-			res.LinkGbps = cal.LinkGbps
-		}
+		res.BaseRTT = cmp.Or(res.BaseRTT, cal.BaseRTT)
+		res.LinkGbps = cmp.Or(res.LinkGbps, cal.LinkGbps)
 	}
 	clients := make([]*rx.Client, c.Clients)
 	for i := range clients {

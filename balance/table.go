@@ -71,9 +71,10 @@ func (t *Table) SoftIRQStart(core int, now int64) {
 }
 
 // SoftIRQEnd records the end of a SoftIRQ batch on core. Homa decrements the
-// backlog at the end of every batch, including batches that Gen2 did not
-// steer (same-core batches, bypassed packets are not batches and do not call
-// this), so a backlog may go negative; a negative backlog counts as idle.
+// backlog at the end of every homa_softirq call, including batches that Gen2
+// did not steer (same-core batches) and packets bypassed to SoftIRQ inside
+// GRO, which drivers report as batches of one (SoftIRQStart, SoftIRQEnd). So
+// a backlog may go negative; a negative backlog counts as idle.
 func (t *Table) SoftIRQEnd(core int, now int64) {
 	t.cores[core].backlog.Add(-1)
 }

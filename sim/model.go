@@ -20,13 +20,27 @@ const (
 )
 
 // packet is one packet in a NIC ring or a GRO batch.
+//
+// Packets are copied several times per step, which shaped this code: a
+// packet is 16 bytes, so that a copy is one vector load and store (its
+// payload size is derived, packetBytes, rather than stored), and whole
+// packets are copied from memory that was written long before (a ring
+// slot, a batch), not from a value just assembled field by field or
+// spilled from registers: the wide load would wait for the narrow stores
+// to complete (a store-to-load forwarding stall), and such stalls cost a
+// fifth of the run time. Hence the pointers to packets.
 type packet struct {
 	msg   int32 // message index; −1 for a GRANT
 	idx   int32 // packet number within its message
-	bytes int32
 	flow  uint32
 	kind  balance.Kind
 	first bool // carries the message's first byte
+}
+
+// packetBytes is the payload of a DATA packet of message m: every packet of
+// a message is full but the last.
+func (h *host) packetBytes(m *message, p *packet) int32 {
+	return min(h.mtu, m.size-p.idx*h.mtu)
 }
 
 // batch is a GRO batch on its way to, or being processed by, a SoftIRQ core.
@@ -41,6 +55,7 @@ type batch struct {
 type message struct {
 	size, npkts      int32
 	sent, granted    int32 // downlink side: bytes serialised; bytes the sender may send
+	sentPk           int32 // packets serialised
 	grantedRx        int32 // receiver side: the highest limit granted so far
 	processed        int32 // bytes through SoftIRQ
 	copied           int32 // bytes copied out to threads
@@ -106,7 +121,8 @@ const (
 
 type core struct {
 	id       int32
-	softirq  bool // in softirq context
+	act      stats.Activity // as last accounted
+	softirq  bool           // in softirq context
 	stepKind uint8
 	stepPkt  packet
 	stepGen  int32
@@ -135,7 +151,9 @@ type core struct {
 	runq    ring[int32]
 }
 
-// ring is a growable FIFO that reuses its storage.
+// ring is a growable FIFO that reuses its storage. Its capacity is a power
+// of two, so that wrapping an index is a mask, not a division (the NIC rings
+// are pushed and popped once per packet).
 type ring[T any] struct {
 	buf        []T
 	head, size int
@@ -146,18 +164,38 @@ func (r *ring[T]) push(v T) {
 	if r.size == len(r.buf) {
 		n := make([]T, max(8, 2*len(r.buf)))
 		for i := 0; i < r.size; i++ {
-			n[i] = r.buf[(r.head+i)%len(r.buf)]
+			n[i] = r.buf[(r.head+i)&(len(r.buf)-1)]
 		}
 		r.buf, r.head = n, 0
 	}
-	r.buf[(r.head+r.size)%len(r.buf)] = v
+	r.buf[(r.head+r.size)&(len(r.buf)-1)] = v
 	r.size++
 }
+
+// pushSlot appends an element and returns it, for the caller to fill in.
+func (r *ring[T]) pushSlot() *T {
+	if r.size == len(r.buf) {
+		var zero T
+		r.push(zero) // grows the ring
+	} else {
+		r.size++
+	}
+	return &r.buf[(r.head+r.size-1)&(len(r.buf)-1)]
+}
+
 func (r *ring[T]) pop() T {
 	v := r.buf[r.head]
-	r.head = (r.head + 1) % len(r.buf)
-	r.size--
+	r.drop()
 	return v
+}
+
+// front returns the oldest element in place; the ring must not be empty.
+func (r *ring[T]) front() *T { return &r.buf[r.head] }
+
+// drop removes the oldest element.
+func (r *ring[T]) drop() {
+	r.head = (r.head + 1) & (len(r.buf) - 1)
+	r.size--
 }
 
 // host is the state of one run.
@@ -172,31 +210,40 @@ type host struct {
 	// random streams, one per purpose
 	rArrive, rSize, rSender, rSched *rand.Rand
 
-	meanGapNs  float64 // mean time between message departures
-	mtu        int32   // payload bytes per packet
-	mtuLinkNs  int64   // wire time of a full packet
-	rss        [rssTable]int32
-	chanCore   []int32
-	linkBps    float64 // bits per ns
-	linkBusy   bool
-	linkPkt    packet
-	linkHeap   []int32
-	cores      []core
-	threads    []thread
-	appCores   []int32
-	msgs       []message
-	freeMsgs   []int32
-	batches    []batch
-	freeBatch  []int32
-	waiters    []int32 // oldest first
-	waitCores  []int   // scratch: waiter cores newest first
-	idleCores  []int32 // scratch
-	readyQ     ring[int32]
-	grantList  []int32
-	stopAt     int64
-	measureEnd int64
-	pending    int64 // measured messages not yet delivered
-	stopped    bool
+	meanGapNs float64 // mean time between message departures
+	mtu       int32   // payload bytes per packet
+	mtuLinkNs int64   // wire time of a full packet
+	rss       [rssTable]int32
+	chanCore  []int32
+	linkBps   float64 // bits per ns
+	linkBusy  bool
+	linkPkt   packet
+	// The downlink's pending event (the end of linkPkt's serialisation) is
+	// kept here rather than in the queue: there is at most one, and comparing
+	// it with the queue's first event is cheaper than pushing and popping it.
+	// Its sequence number is reserved in the queue's sequence when it is
+	// scheduled, so the loop runs it exactly where the queue would have.
+	linkAt  int64
+	linkSeq uint64 // its seqKind
+	// linkInQueue (tests only) puts the downlink's events in the queue
+	// instead, the reference the slot must match.
+	linkInQueue bool
+	linkHeap    []int32
+	cores       []core
+	threads     []thread
+	appCores    []int32
+	msgs        []message
+	freeMsgs    []int32
+	batches     []batch
+	freeBatch   []int32
+	waiters     waitList
+	idleCores   []int32 // scratch
+	readyQ      ring[int32]
+	grantList   []int32
+	stopAt      int64
+	measureEnd  int64
+	pending     int64 // measured messages not yet delivered
+	stopped     bool
 
 	r          *recorder
 	nextSeq    int64
@@ -351,13 +398,29 @@ func (h *host) linkStart() {
 	if m.npkts == 1 {
 		kind = balance.WholeData
 	}
-	h.linkPkt = packet{msg: i, idx: m.sent / int32(h.cfg.Host.MTUPayload), bytes: bytes, flow: m.flow, kind: kind, first: m.sent == 0}
+	// Field by field: a composite literal is assembled on the stack and
+	// copied with a wide load that waits for those stores.
+	lp := &h.linkPkt
+	lp.msg, lp.idx, lp.flow, lp.kind, lp.first = i, m.sentPk, m.flow, kind, m.sent == 0
 	m.sent += bytes
+	m.sentPk++
 	if m.sent >= m.granted {
 		h.linkPopTop() // the top's key only shrank, so otherwise it stays on top
 	}
 	h.linkBusy = true
-	h.q.push(h.now+h.linkNs(bytes), evLinkDone, 0, 0)
+	if h.linkInQueue {
+		h.q.push(h.now+h.linkNs(bytes), evLinkDone, 0, 0)
+		return
+	}
+	h.linkAt, h.linkSeq = h.now+h.linkNs(bytes), h.q.reserve(evLinkDone)
+}
+
+// linkDone: the packet on the downlink reaches the NIC, and the next one
+// starts.
+func (h *host) linkDone() {
+	p := h.linkPkt
+	h.linkStart()
+	h.nicArrival(&p)
 }
 
 func (h *host) grantArrives(i, limit int32) {
@@ -377,7 +440,9 @@ func (h *host) grantArrives(i, limit int32) {
 
 // ---- NIC and NAPI ----
 
-func (h *host) nicArrival(p packet) {
+// nicArrival puts packet *p in its channel's NIC ring (by pointer: see
+// packet) and interrupts an idle channel.
+func (h *host) nicArrival(p *packet) {
 	var ch int32
 	if p.msg >= 0 {
 		m := &h.msgs[p.msg]
@@ -391,7 +456,9 @@ func (h *host) nicArrival(p packet) {
 	}
 	h.r.packets++
 	c := &h.cores[h.chanCore[ch]]
-	c.ring.push(p)
+	// Field by field: a GRANT's *p was just assembled that way (see packet).
+	q := c.ring.pushSlot()
+	q.msg, q.idx, q.flow, q.kind, q.first = p.msg, p.idx, p.flow, p.kind, p.first
 	if !c.napi {
 		c.napi, c.irq = true, true
 		h.enterSoftirq(c)
@@ -433,23 +500,22 @@ func (h *host) appActivity(c *core) {
 	case c.softirq:
 		return
 	case c.running < 0:
-		h.r.ct.Set(int(c.id), stats.Idle, h.now)
+		h.setActivity(c, stats.Idle)
 	case h.threads[c.running].state == tsPolling:
-		h.r.ct.Set(int(c.id), stats.Poll, h.now)
+		h.setActivity(c, stats.Poll)
 	default:
-		h.r.ct.Set(int(c.id), stats.App, h.now)
+		h.setActivity(c, stats.App)
 	}
 }
 
-func (h *host) startStep(c *core, kind uint8, p packet, d int64, act stats.Activity) {
-	if c.stepKind != stepNone {
-		h.r.inv.CoreOverlaps++
+// setActivity accounts core c as doing a from now on. Most calls repeat the
+// core's activity (a run of GRO steps), which changes nothing, so they stop
+// here rather than in the accounting.
+func (h *host) setActivity(c *core, a stats.Activity) {
+	if a != c.act {
+		c.act = a
+		h.r.ct.Set(int(c.id), a, h.now)
 	}
-	c.stepKind, c.stepPkt = kind, p
-	c.stepAt, c.stepEnd = h.now, h.now+d
-	c.stepGen++
-	h.r.ct.Set(int(c.id), act, h.now)
-	h.q.push(h.now+d, evCoreStep, c.id, c.stepGen)
 }
 
 // dispatch starts the core's next softirq step, or leaves softirq context
@@ -459,18 +525,23 @@ func (h *host) startStep(c *core, kind uint8, p packet, d int64, act stats.Activ
 // budget.
 func (h *host) dispatch(c *core) {
 	b := &h.cfg.Balance
+	var (
+		kind uint8
+		p    *packet // where the step's packet waits (see packet)
+		d    int64
+	)
 	for {
 		if c.hasInline {
 			h.tab.SoftIRQStart(int(c.id), h.now)
-			h.startStep(c, stepSoftIRQ, c.inline, h.softirqCost(c, c.inline), stats.SoftIRQ)
-			return
+			kind, p, d = stepSoftIRQ, &c.inline, h.softirqCost(c, &c.inline)
+			break
 		}
 		if c.cur >= 0 {
 			bt := &h.batches[c.cur]
 			if c.curIdx < len(bt.pkts) {
-				p := bt.pkts[c.curIdx]
-				h.startStep(c, stepSoftIRQ, p, h.softirqCost(c, p), stats.SoftIRQ)
-				return
+				p = &bt.pkts[c.curIdx]
+				kind, d = stepSoftIRQ, h.softirqCost(c, p)
+				break
 			}
 			h.tab.SoftIRQEnd(int(c.id), h.now)
 			h.freeBatch = append(h.freeBatch, c.cur)
@@ -479,15 +550,14 @@ func (h *host) dispatch(c *core) {
 		}
 		if c.inPoll {
 			if c.ring.len() > 0 && c.polled < b.NAPIBudget {
-				p := c.ring.pop()
-				d := h.cfg.Cost.GRONs
+				kind, p, d = stepGRO, c.ring.front(), h.cfg.Cost.GRONs
+				c.ring.drop() // *p stays intact until the next push, after the copy below
 				if c.irq {
 					d += h.cfg.Cost.InterruptNs
 					c.irq = false
 				}
 				c.polled++
-				h.startStep(c, stepGRO, p, d, stats.GRO)
-				return
+				break
 			}
 			h.flush(c) // end of the poll: the open batch goes up
 			c.inPoll = false
@@ -522,6 +592,19 @@ func (h *host) dispatch(c *core) {
 		h.exitSoftirq(c)
 		return
 	}
+	// Start the step.
+	if c.stepKind != stepNone {
+		h.r.inv.CoreOverlaps++
+	}
+	c.stepKind, c.stepPkt = kind, *p
+	c.stepAt, c.stepEnd = h.now, h.now+d
+	c.stepGen++
+	if kind == stepGRO {
+		h.setActivity(c, stats.GRO)
+	} else {
+		h.setActivity(c, stats.SoftIRQ)
+	}
+	h.q.push(h.now+d, evCoreStep, c.id, c.stepGen)
 }
 
 // shouldDefer models ksoftirqd: after a softirq run longer than defer_us on a
@@ -538,7 +621,7 @@ func (h *host) shouldDefer(c *core) bool {
 	return true
 }
 
-func (h *host) softirqCost(c *core, p packet) int64 {
+func (h *host) softirqCost(c *core, p *packet) int64 {
 	cost := &h.cfg.Cost
 	if p.msg < 0 {
 		return cost.GrantNs
@@ -558,9 +641,10 @@ func (h *host) stepDone(c *core) {
 	kind, p := c.stepKind, c.stepPkt
 	c.stepKind = stepNone
 	if h.tr != nil && h.now >= h.trFrom && c.stepAt < h.trTo {
-		st := Step{Core: int(c.id), Start: c.stepAt, End: h.now, Msg: -1, Pkt: p.idx, Bytes: p.bytes, Kind: StepGRO}
+		st := Step{Core: int(c.id), Start: c.stepAt, End: h.now, Msg: -1, Pkt: p.idx, Kind: StepGRO}
 		if p.msg >= 0 {
 			st.Msg = h.msgs[p.msg].seq
+			st.Bytes = h.packetBytes(&h.msgs[p.msg], &p)
 		}
 		if kind == stepSoftIRQ {
 			st.Kind, st.Inline = StepSoftIRQ, c.hasInline
@@ -588,14 +672,14 @@ func (h *host) stepDone(c *core) {
 	case stepSoftIRQ:
 		if c.hasInline {
 			c.hasInline = false
-			h.softirqPacket(c, p, true)
+			h.softirqPacket(c, &p, true)
 			h.tab.SoftIRQEnd(int(c.id), h.now)
 		} else {
 			bt := &h.batches[c.cur]
 			c.curIdx++
 			c.backlogDone++
 			lastOfRPC := c.curIdx == len(bt.pkts) || bt.pkts[c.curIdx].msg != p.msg
-			h.softirqPacket(c, p, lastOfRPC)
+			h.softirqPacket(c, &p, lastOfRPC)
 		}
 	}
 	h.dispatch(c)
@@ -645,8 +729,8 @@ func (h *host) batchArrives(c *core, bi int32) {
 // batchNs is what processing a batch on c would cost now.
 func (h *host) batchNs(c *core, bt *batch) int64 {
 	var d int64
-	for _, p := range bt.pkts {
-		d += h.softirqCost(c, p)
+	for i := range bt.pkts {
+		d += h.softirqCost(c, &bt.pkts[i])
 	}
 	return d
 }
@@ -671,8 +755,8 @@ func (h *host) oracleDelay(gro, core int) int64 {
 	d += h.inflightNs[core] + h.queuedNs[core]
 	if c.cur >= 0 {
 		bt := &h.batches[c.cur]
-		for _, p := range bt.pkts[c.curIdx:] {
-			d += h.softirqCost(c, p)
+		for i := c.curIdx; i < len(bt.pkts); i++ {
+			d += h.softirqCost(c, &bt.pkts[i])
 		}
 	}
 	return d + int64(c.ring.len())*h.cfg.Cost.GRONs
@@ -719,7 +803,7 @@ func (h *host) beginBatch(c *core, bi int32) {
 }
 
 // softirqPacket applies the protocol processing of one packet.
-func (h *host) softirqPacket(c *core, p packet, lastOfRPC bool) {
+func (h *host) softirqPacket(c *core, p *packet, lastOfRPC bool) {
 	h.r.softirqPkts++
 	if p.msg < 0 {
 		return // a GRANT for one of our responses: its effect is on the send side
@@ -729,7 +813,7 @@ func (h *host) softirqPacket(c *core, p packet, lastOfRPC bool) {
 	if m.softPk > m.groPk {
 		h.r.inv.PacketCounts++
 	}
-	m.processed += p.bytes
+	m.processed += h.packetBytes(m, p)
 	m.lastCore = c.id
 	m.cores[c.id/64] |= 1 << (c.id % 64)
 	if m.grantedRx < m.size && !m.inGrantList {
@@ -793,19 +877,12 @@ func (h *host) makeReady(i int32) {
 		return
 	}
 	m.readyAt = h.now
-	if len(h.waiters) == 0 {
+	if h.waiters.len() == 0 {
 		m.queued = true
 		h.readyQ.push(i)
 		return
 	}
-	wc := h.waitCores[:0]
-	for j := len(h.waiters) - 1; j >= 0; j-- {
-		wc = append(wc, int(h.threads[h.waiters[j]].core))
-	}
-	h.waitCores = wc
-	k := h.bal.ChooseThread(wc, h.now)
-	ti := h.waiters[len(h.waiters)-1-k]
-	h.waiters = append(h.waiters[:len(h.waiters)-1-k], h.waiters[len(h.waiters)-k:]...)
+	ti := h.waiters.remove(h.bal.ChooseThread(h.waiters.coreList(), h.now))
 	th := &h.threads[ti]
 	h.assign(ti, i)
 	if th.state == tsPolling {
@@ -819,6 +896,52 @@ func (h *host) makeReady(i int32) {
 	}
 	th.state = tsWaking
 	h.q.push(h.now+h.cfg.Cost.WakeSleepNs, evWake, ti, 0)
+}
+
+// addWaiter registers a thread as the newest waiter.
+func (h *host) addWaiter(ti int32) {
+	h.waiters.add(ti, h.threads[ti].core)
+}
+
+// waitList holds the threads waiting for a message, newest first, with the
+// core of each: ChooseThread takes the cores in that order. A waiter's core
+// does not change while it waits (only a chosen thread moves), so it is
+// recorded once rather than looked up at every choice.
+//
+// The entries fill the end of arrays as long as the number of threads, from
+// off on: the newest enters at off−1, and a chosen waiter, usually one of the
+// newest, leaves by shifting the few before it. (With the newest at index 0
+// of a slice, every arrival moved every entry.)
+type waitList struct {
+	threads []int32
+	cores   []int
+	off     int
+}
+
+func newWaitList(threads int) waitList {
+	return waitList{threads: make([]int32, threads), cores: make([]int, threads), off: threads}
+}
+
+func (w *waitList) len() int { return len(w.threads) - w.off }
+
+// coreList returns the waiters' cores, newest first.
+func (w *waitList) coreList() []int { return w.cores[w.off:] }
+
+// add registers thread ti, on core c, as the newest waiter.
+func (w *waitList) add(ti, c int32) {
+	w.off--
+	w.threads[w.off], w.cores[w.off] = ti, int(c)
+}
+
+// remove takes out the k-th newest waiter and returns it.
+func (w *waitList) remove(k int) int32 {
+	i := w.off + k
+	ti := w.threads[i]
+	for ; i > w.off; i-- {
+		w.threads[i], w.cores[i] = w.threads[i-1], w.cores[i-1]
+	}
+	w.off++
+	return ti
 }
 
 func (h *host) assign(ti, mi int32) {
@@ -934,11 +1057,13 @@ func (h *host) respond(th *thread) {
 }
 
 // respGrant delivers one GRANT of a response to the NIC; flow is the
-// request's flow hash as int32 bits.
+// request's flow hash as int32 bits, left counts this GRANT and those that
+// follow, one per packet time.
 func (h *host) respGrant(flow, left int32) {
-	h.nicArrival(packet{msg: -1, idx: -1, flow: uint32(flow), kind: balance.Grant})
+	p := packet{msg: -1, idx: -1, flow: uint32(flow), kind: balance.Grant}
+	h.nicArrival(&p)
 	if left > 1 {
-		h.q.push(h.now+h.linkNs(int32(h.cfg.Host.MTUPayload)), evRespGrant, flow, left-1)
+		h.q.push(h.now+h.mtuLinkNs, evRespGrant, flow, left-1)
 	}
 }
 
@@ -957,7 +1082,7 @@ func (h *host) threadWait(ti int32) {
 		h.resume(th)
 		return
 	}
-	h.waiters = append(h.waiters, ti)
+	h.addWaiter(ti)
 	c := &h.cores[th.core]
 	if h.cfg.App.PollUs > 0 && c.runq.len() == 0 {
 		th.state = tsPolling

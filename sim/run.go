@@ -28,10 +28,19 @@ func Run(cfg Config) (*Result, error) {
 
 // RunWith is Run with progress reports and tracing.
 func RunWith(cfg Config, opt RunOptions) (*Result, error) {
+	return runWith(cfg, opt, nil)
+}
+
+// runWith is RunWith; tweak, if not nil, adjusts the host before the run
+// (tests use it to select reference implementations).
+func runWith(cfg Config, opt RunOptions, tweak func(*host)) (*Result, error) {
 	start := time.Now()
 	h, err := newHost(cfg)
 	if err != nil {
 		return nil, err
+	}
+	if tweak != nil {
+		tweak(h)
 	}
 	h.tr, h.trFrom, h.trTo = opt.Tracer, opt.TraceFrom, opt.TraceTo
 	h.loop(opt.Progress)
@@ -102,6 +111,7 @@ func newHost(cfg Config) (*host, error) {
 		linkBps:    cfg.Host.LinkGbps,
 		cores:      make([]core, n),
 		threads:    make([]thread, cfg.App.Threads),
+		waiters:    newWaitList(cfg.App.Threads),
 		measureEnd: cfg.WarmupNs + cfg.DurationNs,
 	}
 	h.stopAt = h.measureEnd + cfg.DrainNs
@@ -156,7 +166,7 @@ func newHost(cfg Config) (*host, error) {
 			th.state = tsPolling
 			h.startWaiting(int32(i))
 		} else {
-			h.waiters = append(h.waiters, int32(i))
+			h.addWaiter(int32(i))
 		}
 	}
 	h.q.push(0, evArrival, 0, 0)
@@ -197,7 +207,19 @@ func newRand(seed, stream uint64) *rand.Rand {
 
 func (h *host) loop(progress func(done, end int64)) {
 	var n uint64
-	for h.q.Len() > 0 && !h.stopped {
+	for !h.stopped {
+		if h.linkBusy && !h.linkInQueue && h.linkFirst() {
+			if h.linkAt < h.now {
+				h.r.inv.TimeReversals++
+			}
+			h.now = h.linkAt
+			h.linkDone()
+			h.afterEvent(&n, progress)
+			continue
+		}
+		if h.q.Len() == 0 {
+			break
+		}
 		e := h.q.pop()
 		if e.t < h.now {
 			h.r.inv.TimeReversals++
@@ -206,10 +228,8 @@ func (h *host) loop(progress func(done, end int64)) {
 		switch e.kind() {
 		case evArrival:
 			h.arrival()
-		case evLinkDone:
-			p := h.linkPkt
-			h.linkStart()
-			h.nicArrival(p)
+		case evLinkDone: // only with linkInQueue
+			h.linkDone()
 		case evGrant:
 			h.grantArrives(e.a, e.b)
 		case evCoreStep:
@@ -239,15 +259,28 @@ func (h *host) loop(progress func(done, end int64)) {
 		case evStop:
 			h.stopped = true
 		}
-		if h.now >= h.measureEnd && h.pending == 0 {
-			h.stopped = true
-		}
-		if n++; progress != nil && n&0xffff == 0 {
-			progress(h.now, h.stopAt)
-		}
+		h.afterEvent(&n, progress)
 	}
 	if progress != nil {
 		progress(h.stopAt, h.stopAt)
+	}
+}
+
+// linkFirst reports whether the downlink's pending event comes before every
+// queued event.
+func (h *host) linkFirst() bool {
+	return h.q.before(h.linkAt, h.linkSeq)
+}
+
+// afterEvent ends the processing of every event: the run stops once the
+// measured messages are all delivered, and progress is reported every 65,536
+// events (n counts them).
+func (h *host) afterEvent(n *uint64, progress func(done, end int64)) {
+	if h.now >= h.measureEnd && h.pending == 0 {
+		h.stopped = true
+	}
+	if *n++; progress != nil && *n&0xffff == 0 {
+		progress(h.now, h.stopAt)
 	}
 }
 

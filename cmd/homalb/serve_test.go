@@ -128,17 +128,7 @@ func TestServeEcho(t *testing.T) {
 	for !strings.Contains(out.String(), "drops:") && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if err := syscall.Kill(syscall.Getpid(), syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not stop on SIGINT")
-	}
+	interruptServe(t, done)
 	o := out.String()
 	if n := strings.Count(o, "drops:"); n != 2 {
 		t.Errorf("telemetry printed %d times, want 2 (SIGUSR1, exit):\n%s", n, o)
@@ -253,6 +243,16 @@ func TestServeMetrics(t *testing.T) {
 	} else if n, _ := strconv.Atoi(mm[1]); n < 11 {
 		t.Errorf("messages_total %d, want at least the 11 calls made", n)
 	}
+	interruptServe(t, done)
+	if _, err := http.Get(m[1]); err == nil {
+		t.Error("metrics still served after exit")
+	}
+}
+
+// interruptServe sends SIGINT to this process, as a user's Ctrl-C would, and
+// waits for the serve command running in the background to return.
+func interruptServe(t *testing.T, done <-chan error) {
+	t.Helper()
 	if err := syscall.Kill(syscall.Getpid(), syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -263,8 +263,5 @@ func TestServeMetrics(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop on SIGINT")
-	}
-	if _, err := http.Get(m[1]); err == nil {
-		t.Error("metrics still served after exit")
 	}
 }

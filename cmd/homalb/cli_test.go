@@ -185,3 +185,29 @@ func TestCompareSeeds(t *testing.T) {
 		t.Errorf("overloaded scenario without a note:\n%s", out)
 	}
 }
+
+// TestCompletion: --workload completes to names that work as written and to
+// the synthetic families' prefixes, not to their placeholders.
+func TestCompletion(t *testing.T) {
+	_, out, _ := cli(t, "__complete", "sim", "--workload", "")
+	for _, want := range []string{"w4\n", "fixed:\n", "lognormal:\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("completion lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "fixed:N") || strings.Contains(out, ".csv") {
+		t.Errorf("completion offers placeholders:\n%s", out)
+	}
+	_, out, _ = cli(t, "__complete", "compare", "--policies", "")
+	if !strings.Contains(out, "gen4\n") {
+		t.Errorf("--policies completion lacks gen4:\n%s", out)
+	}
+}
+
+// TestSimOverloadNote: a run on an overloaded host says so.
+func TestSimOverloadNote(t *testing.T) {
+	args := append([]string{"sim", "--policy", "gen4", "--workload", "w1", "--load", "0.9"}, fast...)
+	if code, out, _ := cli(t, args...); code != 0 || !strings.Contains(out, "no policy keeps up") {
+		t.Errorf("exit %d, output:\n%s", code, out)
+	}
+}

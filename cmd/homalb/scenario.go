@@ -43,7 +43,7 @@ func (f *scenarioFlags) register(cmd *cobra.Command, withPolicy bool) {
 	fl.BoolVar(&f.printConfig, "print-config", false, "print the fully resolved configuration as YAML and exit")
 	_ = cmd.RegisterFlagCompletionFunc("policy", fixedCompletion(balance.Names()...))
 	_ = cmd.RegisterFlagCompletionFunc("profile", fixedCompletion(sim.Profiles...))
-	_ = cmd.RegisterFlagCompletionFunc("workload", fixedCompletion(workload.Names()...))
+	_ = cmd.RegisterFlagCompletionFunc("workload", workloadCompletion)
 	_ = cmd.RegisterFlagCompletionFunc("set", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		keys := sim.Keys()
 		for i := range keys {
@@ -135,4 +135,22 @@ func (f *scenarioFlags) resolve(cmd *cobra.Command) (sim.Config, error) {
 // oneLine joins a multi-line error message (YAML errors have several lines).
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}
+
+// workloadCompletion offers the workload names that work as written (w1…w5)
+// and the families' prefixes ("fixed:", "exp:", …) to be completed by hand;
+// CSV paths complete as files.
+func workloadCompletion(_ *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
+	var out []string
+	for _, n := range workload.Names() {
+		if fam, _, ok := strings.Cut(n, ":"); ok {
+			out = append(out, fam+":")
+		} else if !strings.ContainsAny(n, "./") {
+			out = append(out, n)
+		}
+	}
+	if strings.ContainsAny(prefix, "./") {
+		return nil, cobra.ShellCompDirectiveDefault // a path: let the shell complete files
+	}
+	return out, cobra.ShellCompDirectiveNoSpace | cobra.ShellCompDirectiveNoFileComp
 }

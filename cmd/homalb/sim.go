@@ -127,6 +127,7 @@ func printResult(w io.Writer, r *sim.Result) error {
 	if !r.Invariants.OK() {
 		fmt.Fprintf(w, "\nWARNING: model invariants violated: %+v\n", r.Invariants)
 	}
+	overloadNote(w, r.Config, []*sim.Result{r})
 	return nil
 }
 

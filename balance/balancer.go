@@ -92,6 +92,13 @@ func (b *Balancer) SoftIRQCore(g int, flow uint32, n int, now int64) int {
 	return b.pol.Pick(b.tab, g, flow, now)
 }
 
+// Elastic returns the policy's RSS steering, or nil when the policy uses
+// every channel of its deployment all the time.
+func (b *Balancer) Elastic() ElasticRSS {
+	e, _ := b.pol.(ElasticRSS)
+	return e
+}
+
 // ChooseThread is [Table.ChooseThread] with the balancer's busy window.
 func (b *Balancer) ChooseThread(waiterCores []int, now int64) int {
 	return b.tab.ChooseThread(waiterCores, b.opt.BusyNs, now)

@@ -78,6 +78,8 @@ var catalog = []Info{
 		New: newGen3, GROCores: gen3GROCores},
 	{Name: "gen4", Rule: "GRO on Gen3's cores; SoftIRQ on an elastic pool of the other cores: stay on the last core while it has no backlog, else the least backlogged of 4 sampled; grow the pool under pressure, shrink it after 2 ms without", HomaGRO: true,
 		New: newGen4, GROCores: gen3GROCores},
+	{Name: "gen5", Rule: "gen4 with elastic GRO: channels on every even core, the RSS table spread over a prefix of them that grows after a long NAPI poll (≤ once per 20 µs) and shrinks after 2 ms without one", HomaGRO: true,
+		New: newGen5, GROCores: gen5GROCores},
 	{Name: "oracle", Rule: "reference that cheats: the non-GRO core where the batch would start soonest, from the driver's exact knowledge of queued work (simulator only)", HomaGRO: true,
 		New: newOracle, GROCores: gen3GROCores},
 }

@@ -214,6 +214,8 @@ type host struct {
 	mtu       int32   // payload bytes per packet
 	mtuLinkNs int64   // wire time of a full packet
 	rss       [rssTable]int32
+	rssK      int                // channels the RSS table spreads over
+	elastic   balance.ElasticRSS // the policy's RSS steering; nil: fixed
 	chanCore  []int32
 	linkBps   float64 // bits per ns
 	linkBusy  bool
@@ -442,8 +444,27 @@ func (h *host) grantArrives(i, limit int32) {
 
 // nicArrival puts packet *p in its channel's NIC ring (by pointer: see
 // packet) and interrupts an idle channel.
+// setRSS spreads the RSS indirection table over the first k channels, as a
+// driver reprograms it (ethtool -X): entry i goes to channel i mod k.
+func (h *host) setRSS(k int) {
+	h.rssK = k
+	for i := range h.rss {
+		h.rss[i] = int32(i % k)
+	}
+}
+
 func (h *host) nicArrival(p *packet) {
 	var ch int32
+	if h.elastic != nil {
+		// The policy may have moved the table since the message began:
+		// packets follow the table as it is when they reach the NIC.
+		if k := min(max(h.elastic.ActiveChannels(), 1), len(h.chanCore)); k != h.rssK {
+			h.setRSS(k)
+		}
+		if p.msg >= 0 {
+			h.msgs[p.msg].channel = h.rss[p.flow>>25]
+		}
+	}
 	if p.msg >= 0 {
 		m := &h.msgs[p.msg]
 		m.arrivedPk++
@@ -561,6 +582,9 @@ func (h *host) dispatch(c *core) {
 			}
 			h.flush(c) // end of the poll: the open batch goes up
 			c.inPoll = false
+			if h.elastic != nil {
+				h.elastic.NAPIPollEnd(int(c.id), c.polled, c.ring.len(), h.now)
+			}
 			if c.ring.len() == 0 {
 				c.napi = false // napi_complete: the next packet interrupts
 			}

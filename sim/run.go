@@ -128,8 +128,11 @@ func newHost(cfg Config) (*host, error) {
 	for i, c := range gro {
 		h.chanCore[i] = int32(c)
 	}
-	for i := range h.rss {
-		h.rss[i] = int32(i % len(gro))
+	h.elastic = bal.Elastic()
+	if h.elastic != nil {
+		h.setRSS(min(max(h.elastic.ActiveChannels(), 1), len(gro)))
+	} else {
+		h.setRSS(len(gro))
 	}
 	for i := range h.cores {
 		h.cores[i] = core{id: int32(i), channel: -1, cur: -1, running: -1}

@@ -250,3 +250,28 @@ func TestValidateRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestGen5SpreadsGROWithLoad: gen5's elastic RSS keeps GRO on few cores at
+// low load and spreads it at high load; with a fixed deployment (gen4) the
+// number of GRO cores does not change.
+func TestGen5SpreadsGROWithLoad(t *testing.T) {
+	groCores := func(policy string, load float64) int {
+		c := short(policy, "w4", load)
+		c.DurationNs = 10e6
+		r := mustRun(t, c)
+		n := 0
+		for _, cu := range r.Cores {
+			if cu.GRO >= 0.002 {
+				n++
+			}
+		}
+		return n
+	}
+	low, high := groCores("gen5", 0.2), groCores("gen5", 0.9)
+	if low >= high {
+		t.Errorf("gen5: GRO on %d cores at 20%% load and %d at 90%%; want fewer at low load", low, high)
+	}
+	if g4 := groCores("gen4", 0.9); g4 > 5 {
+		t.Errorf("gen4 did GRO on %d cores; its deployment has 5", g4)
+	}
+}

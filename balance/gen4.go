@@ -1,9 +1,6 @@
 package balance
 
-import (
-	"fmt"
-	"sync/atomic"
-)
+import "fmt"
 
 // Tunables of gen4, in ns where they are times.
 const (
@@ -37,13 +34,9 @@ const (
 // Like Gen3 it marks the chosen core's last_active, so that the thread
 // chooser hands messages to threads elsewhere. GRO runs on Gen3's cores.
 type gen4 struct {
-	pool       []int32 // SoftIRQ cores in order of preference
-	pos        []int32 // core → its position in pool, or a value ≥ len(pool)
-	minActive  int32
-	active     atomic.Int32 // size of the pool prefix in use
-	lastGrow   atomic.Int64
-	lastShrink atomic.Int64
-	pressure   atomic.Int64 // last time a decision found all sampled cores backlogged
+	pool []int32     // SoftIRQ cores in order of preference
+	pos  []int32     // core → its position in pool, or a value ≥ len(pool)
+	size elasticSize // the pool prefix in use; pressure: every sampled core has a batch queued
 }
 
 func newGen4(t *Table, o Options) (Policy, error) {
@@ -88,27 +81,18 @@ func newGen4(t *Table, o Options) (Policy, error) {
 	for i, c := range pool {
 		pos[c] = int32(i)
 	}
-	p := &gen4{pool: pool, pos: pos, minActive: int32(max(1, len(pool)/gen4MinPoolDiv))}
-	p.active.Store(p.minActive)
-	p.lastGrow.Store(Never)
-	p.lastShrink.Store(Never)
-	p.pressure.Store(Never)
+	p := &gen4{pool: pool, pos: pos}
+	p.size.init(int32(max(1, len(pool)/gen4MinPoolDiv)), int32(len(pool)))
 	return p, nil
 }
 
 func (*gen4) Name() string { return "gen4" }
 
 // ActiveCores reports how many pool cores gen4 uses now (for telemetry).
-func (p *gen4) ActiveCores() int { return int(p.active.Load()) }
+func (p *gen4) ActiveCores() int { return int(p.size.size()) }
 
 func (p *gen4) Pick(t *Table, g int, flow uint32, now int64) int {
-	k := p.active.Load()
-	if k > p.minActive && now-p.pressure.Load() >= gen4ShrinkNs && now-p.lastShrink.Load() >= gen4ShrinkGap {
-		p.lastShrink.Store(now)
-		if p.active.CompareAndSwap(k, k-1) {
-			k--
-		}
-	}
+	k := p.size.relax(p.size.size(), now)
 	gs := &t.cores[g]
 	if last := gs.lastPick.Load(); last >= 0 && p.pos[last] < k && t.cores[last].backlog.Load() <= 0 {
 		return p.take(t, gs, last, now)
@@ -130,16 +114,8 @@ func (p *gen4) Pick(t *Table, g int, flow uint32, now int64) int {
 			best, bb, ba = c, b, a
 		}
 	}
-	if bb > gen4QueueBatches {
-		if now-p.pressure.Load() >= 1000 { // a µs of precision is plenty; shared stores are not free
-			p.pressure.Store(now)
-		}
-		if k < int32(len(p.pool)) && now-p.lastGrow.Load() >= gen4GrowGapNs {
-			p.lastGrow.Store(now)
-			if p.active.CompareAndSwap(k, k+1) {
-				best = p.pool[k] // the new core is idle: use it
-			}
-		}
+	if bb > gen4QueueBatches && p.size.press(k, now) {
+		best = p.pool[k] // the core just added is idle: use it
 	}
 	return p.take(t, gs, best, now)
 }

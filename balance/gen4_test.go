@@ -47,7 +47,7 @@ func TestGen4Invariants(t *testing.T) {
 			if p.pos[c] >= int32(k) && !(k < prevK && p.pos[c] < int32(prevK)) {
 				t.Fatalf("n=%d: core %d outside the active prefix of %d", n, c, k)
 			}
-			if p.pressure.Load() == now {
+			if p.size.pressure.Load() == now {
 				lastPressure = now
 			}
 			switch {
@@ -63,8 +63,8 @@ func TestGen4Invariants(t *testing.T) {
 					t.Fatalf("n=%d: shrank %d ns after pressure", n, now-lastPressure)
 				}
 			}
-			if k < int(p.minActive) || k > len(p.pool) {
-				t.Fatalf("n=%d: prefix %d outside [%d,%d]", n, k, p.minActive, len(p.pool))
+			if k < int(p.size.min) || k > len(p.pool) {
+				t.Fatalf("n=%d: prefix %d outside [%d,%d]", n, k, p.size.min, len(p.pool))
 			}
 			prevK = k
 		}

@@ -1,9 +1,6 @@
 package balance
 
-import (
-	"fmt"
-	"sync/atomic"
-)
+import "fmt"
 
 // gen5 tunables.
 const (
@@ -24,12 +21,7 @@ const (
 // SoftIRQ work goes to the other cores with gen4's rule.
 type gen5 struct {
 	*gen4
-	channels   int // GRO-capable cores, the channels of the deployment
-	minActive  int32
-	active     atomic.Int32
-	lastGrow   atomic.Int64
-	lastShrink atomic.Int64
-	pressure   atomic.Int64
+	chans elasticSize // channels in use, a prefix of the deployment's GRO cores
 }
 
 // gen5GROCores is gen5's deployment: the given GRO cores, else every even core.
@@ -57,11 +49,8 @@ func newGen5(t *Table, o Options) (Policy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gen5: %w", err)
 	}
-	p := &gen5{gen4: p4.(*gen4), channels: len(gro), minActive: int32(max(1, len(gro)/gen5MinGRODiv))}
-	p.active.Store(p.minActive)
-	p.lastGrow.Store(Never)
-	p.lastShrink.Store(Never)
-	p.pressure.Store(Never)
+	p := &gen5{gen4: p4.(*gen4)}
+	p.chans.init(int32(max(1, len(gro)/gen5MinGRODiv)), int32(len(gro)))
 	return p, nil
 }
 
@@ -69,25 +58,16 @@ func (*gen5) Name() string { return "gen5" }
 
 // ActiveChannels is how many of the deployment's NIC channels (a prefix of
 // its GRO cores, in order) the RSS table should use now.
-func (p *gen5) ActiveChannels() int { return int(p.active.Load()) }
+func (p *gen5) ActiveChannels() int { return int(p.chans.size()) }
 
 // NAPIPollEnd learns from each NAPI poll of GRO core g how busy GRO is.
 func (p *gen5) NAPIPollEnd(g, polled, left int, now int64) {
-	k := p.active.Load()
+	k := p.chans.size()
 	if polled >= gen5PollPressure || left > 0 {
-		if now-p.pressure.Load() >= 1000 {
-			p.pressure.Store(now)
-		}
-		if int(k) < p.channels && now-p.lastGrow.Load() >= gen4GrowGapNs {
-			p.lastGrow.Store(now)
-			p.active.CompareAndSwap(k, k+1)
-		}
+		p.chans.press(k, now)
 		return
 	}
-	if k > p.minActive && now-p.pressure.Load() >= gen4ShrinkNs && now-p.lastShrink.Load() >= gen4ShrinkGap {
-		p.lastShrink.Store(now)
-		p.active.CompareAndSwap(k, k-1)
-	}
+	p.chans.relax(k, now)
 }
 
 // ElasticRSS is implemented by policies that steer the NIC's RSS table:

@@ -53,8 +53,8 @@ func TestGen5ChannelRule(t *testing.T) {
 			case k == prev-1 && now-lastPressure < gen4ShrinkNs:
 				t.Fatalf("n=%d: shrank %d ns after pressure", n, now-lastPressure)
 			}
-			if k < int(p.minActive) || k > p.channels {
-				t.Fatalf("n=%d: %d channels outside [%d,%d]", n, k, p.minActive, p.channels)
+			if k < int(p.chans.min) || k > int(p.chans.max) {
+				t.Fatalf("n=%d: %d channels outside [%d,%d]", n, k, p.chans.min, p.chans.max)
 			}
 			prev = k
 			if c := b.SoftIRQCore(g, r.Uint32(), 5, now); c%2 == 0 {

@@ -80,34 +80,9 @@ func TestServeEcho(t *testing.T) {
 	signal.Notify(warm, syscall.SIGUSR2)
 	signal.Stop(warm)
 	before := runtime.NumGoroutine()
-	addr := "127.0.0.1:" + freePort(t)
-	var out, errb syncBuffer
-	root := newRootCmd()
-	root.SetOut(&out)
-	root.SetErr(&errb)
-	root.SetArgs([]string{"serve", "--addr", addr, "--policy", "gen3", "--gro-cores", "0",
-		"--softirq-cores", "1", "--app-cores", "1", "--threads", "2"})
-	done := make(chan error, 1)
-	go func() { done <- root.Execute() }()
-
-	c, err := rx.Dial(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	addr, c, out, done := startServe(t, "--policy", "gen3", "--gro-cores", "0",
+		"--softirq-cores", "1", "--app-cores", "1", "--threads", "2")
 	defer c.Close()
-	// Wait for the server: until the banner is out (signals are then being
-	// caught) and a call succeeds.
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(out.String(), "echo on") || !tryCall(c, []byte("ping")) {
-		if time.Now().After(deadline) {
-			t.Fatalf("server never answered; stdout %q stderr %q", out.String(), errb.String())
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("serve exited early: %v; stderr %q", err, errb.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 	for i, n := range []int{1, 100, 1424, 1425, 20_000, 200_000} {
 		req := bytes.Repeat([]byte{byte(i + 1)}, n)
 		var resp []byte
@@ -124,7 +99,7 @@ func TestServeEcho(t *testing.T) {
 	if err := syscall.Kill(syscall.Getpid(), syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(out.String(), "drops:") && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -178,31 +153,9 @@ func TestServeMetrics(t *testing.T) {
 	warm := make(chan os.Signal, 1)
 	signal.Notify(warm, syscall.SIGUSR2)
 	signal.Stop(warm)
-	addr := "127.0.0.1:" + freePort(t)
-	var out, errb syncBuffer
-	root := newRootCmd()
-	root.SetOut(&out)
-	root.SetErr(&errb)
-	root.SetArgs([]string{"serve", "--addr", addr, "--policy", "gen2", "--metrics", "127.0.0.1:0", "--no-pin"})
-	done := make(chan error, 1)
-	go func() { done <- root.Execute() }()
-	c, err := rx.Dial(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	addr, c, out, done := startServe(t, "--policy", "gen2", "--metrics", "127.0.0.1:0", "--no-pin")
 	defer c.Close()
 	re := regexp.MustCompile(`metrics on (http://127\.0\.0\.1:\d+/metrics)`)
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(out.String(), "echo on") || !tryCall(c, []byte("ping")) {
-		if time.Now().After(deadline) {
-			t.Fatalf("server never answered; stdout %q stderr %q", out.String(), errb.String())
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("serve exited early: %v; stderr %q", err, errb.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 	m := re.FindStringSubmatch(out.String())
 	if m == nil {
 		t.Fatalf("no metrics address in %q", out.String())
@@ -264,4 +217,36 @@ func interruptServe(t *testing.T, done <-chan error) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop on SIGINT")
 	}
+}
+
+// startServe runs `homalb serve --addr ADDR args…` in the background on a
+// free loopback port and waits until its banner is out (signals are then
+// being caught) and a call succeeds. It returns the address, a client, the
+// command's stdout and the channel its result arrives on.
+func startServe(t *testing.T, args ...string) (string, *rx.Client, *syncBuffer, chan error) {
+	t.Helper()
+	addr := "127.0.0.1:" + freePort(t)
+	out, errb := new(syncBuffer), new(syncBuffer)
+	root := newRootCmd()
+	root.SetOut(out)
+	root.SetErr(errb)
+	root.SetArgs(append([]string{"serve", "--addr", addr}, args...))
+	done := make(chan error, 1)
+	go func() { done <- root.Execute() }()
+	c, err := rx.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "echo on") || !tryCall(c, []byte("ping")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("server never answered; stdout %q stderr %q", out.String(), errb.String())
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited early: %v; stderr %q", err, errb.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return addr, c, out, done
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/homalb/homalb/internal/rxtest"
 	"github.com/homalb/homalb/report"
 	"github.com/homalb/homalb/rx"
 )
@@ -46,22 +47,10 @@ func TestLoadBenchBadFlags(t *testing.T) {
 	}
 }
 
-// echoServer starts an rx echo server for a CLI test.
-func echoServer(t *testing.T) *rx.Server {
-	t.Helper()
-	s, err := rx.Listen(rx.Config{Policy: "gen3", GROCores: []int{0}, SoftIRQCores: []int{1}, AppCores: []int{1}, Threads: 2, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = s.Serve(rx.Echo) }()
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
 // TestLoadSmoke: load runs against an echo server, prints its summary, and
 // writes JSON in the simulator's shape that report reads.
 func TestLoadSmoke(t *testing.T) {
-	s := echoServer(t)
+	s := rxtest.EchoServer(t)
 	out := filepath.Join(t.TempDir(), "real.json")
 	code, stdout, stderr := cli(t, "load", "--addr", s.Addr().String(), "--workload", "w3", "--rate", "800",
 		"--duration", "200ms", "--calibration-calls", "20", "--label", "gen3", "--json", out,

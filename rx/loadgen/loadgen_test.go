@@ -8,20 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/homalb/homalb/internal/rxtest"
 	"github.com/homalb/homalb/rx"
 	"github.com/homalb/homalb/workload"
 )
-
-func server(t *testing.T) *rx.Server {
-	t.Helper()
-	s, err := rx.Listen(rx.Config{Policy: "gen3", GROCores: []int{0}, SoftIRQCores: []int{1}, AppCores: []int{1}, Threads: 2, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = s.Serve(rx.Echo) }()
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
 
 func dist(t *testing.T, spec string) workload.Dist {
 	t.Helper()
@@ -38,7 +28,7 @@ func dist(t *testing.T, spec string) workload.Dist {
 // flight.
 func TestRun(t *testing.T) {
 	before := runtime.NumGoroutine()
-	s := server(t)
+	s := rxtest.EchoServer(t)
 	res, err := Run(context.Background(), Config{Addr: s.Addr().String(), Sizes: dist(t, "lognormal:800,1.5"),
 		Rate: 2000, Duration: 300 * time.Millisecond, Warmup: 50 * time.Millisecond, Seed: 3, CalibrationCalls: 40})
 	if err != nil {

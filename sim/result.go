@@ -150,7 +150,6 @@ type recorder struct {
 	batches, batchPkts, deferrals            int64
 	wakeups, migrations                      int64
 	multiMsgs, multiCores                    int64
-	mtu                                      int32
 	inv                                      Invariants
 }
 
@@ -166,7 +165,6 @@ func newRecorder(cfg *Config, bounds []int, measureEnd int64) *recorder {
 		latency:      stats.NewHist(maxNs, 3),
 		groToSoftirq: stats.NewHist(maxNs, 3),
 		softirqToApp: stats.NewHist(maxNs, 3),
-		mtu:          int32(cfg.Host.MTUPayload),
 	}
 }
 

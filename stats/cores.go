@@ -90,9 +90,6 @@ func (c *CoreTime) Set(core int, a Activity, now int64) {
 	ca.act, ca.since = a, now
 }
 
-// Activity reports what core is doing now.
-func (c *CoreTime) Activity(core int) Activity { return c.cores[core].act }
-
 func (c *CoreTime) add(ca *coreAcct, t0, t1 int64) {
 	if t0 < c.from {
 		t0 = c.from

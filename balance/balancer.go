@@ -92,10 +92,10 @@ func (b *Balancer) SoftIRQCore(g int, flow uint32, n int, now int64) int {
 	return b.pol.Pick(b.tab, g, flow, now)
 }
 
-// Elastic returns the policy's RSS steering, or nil when the policy uses
-// every channel of its deployment all the time.
-func (b *Balancer) Elastic() ElasticRSS {
-	e, _ := b.pol.(ElasticRSS)
+// RSS returns the policy's steering of the NIC's RSS table, or nil when the
+// policy spreads the table evenly over every channel of its deployment.
+func (b *Balancer) RSS() SteersRSS {
+	e, _ := b.pol.(SteersRSS)
 	return e
 }
 

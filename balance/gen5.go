@@ -57,23 +57,19 @@ func newGen5(t *Table, o Options) (Policy, error) {
 func (*gen5) Name() string { return "gen5" }
 
 // ActiveChannels is how many of the deployment's NIC channels (a prefix of
-// its GRO cores, in order) the RSS table should use now.
+// its GRO cores, in order) the RSS table uses now.
 func (p *gen5) ActiveChannels() int { return int(p.chans.size()) }
 
+// Steer spreads the table over the active channels: entry e goes to channel
+// e mod k.
+func (p *gen5) Steer(e int, _ int64) int { return e % int(p.chans.size()) }
+
 // NAPIPollEnd learns from each NAPI poll of GRO core g how busy GRO is.
-func (p *gen5) NAPIPollEnd(g, polled, left int, now int64) {
+func (p *gen5) NAPIPollEnd(g, polled, left int, _, now int64) {
 	k := p.chans.size()
 	if polled >= gen5PollPressure || left > 0 {
 		p.chans.press(k, now)
 		return
 	}
 	p.chans.relax(k, now)
-}
-
-// ElasticRSS is implemented by policies that steer the NIC's RSS table:
-// drivers map flows onto the first ActiveChannels() channels of the
-// deployment and report every NAPI poll's end.
-type ElasticRSS interface {
-	ActiveChannels() int
-	NAPIPollEnd(g, polled, left int, now int64)
 }

@@ -18,13 +18,13 @@ func TestGen5ChannelRule(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := b.Elastic()
+		e := b.RSS()
 		if e == nil {
 			t.Fatal("gen5 has no elastic RSS")
 		}
 		p := b.Policy().(*gen5)
 		now, lastGrow, lastPressure := int64(1e6), Never, Never
-		prev := e.ActiveChannels()
+		prev := p.ActiveChannels()
 		for i := 0; i < 20000; i++ {
 			burst := (i/3000)%2 == 0
 			if burst {
@@ -37,11 +37,11 @@ func TestGen5ChannelRule(t *testing.T) {
 				polled, left = 64, r.IntN(10)
 			}
 			g := 2 * r.IntN(n/2)
-			e.NAPIPollEnd(g, polled, left, now)
+			e.NAPIPollEnd(g, polled, left, 0, now)
 			if polled >= gen5PollPressure || left > 0 {
 				lastPressure = now
 			}
-			k := e.ActiveChannels()
+			k := p.ActiveChannels()
 			switch {
 			case k > prev+1 || k < prev-1:
 				t.Fatalf("n=%d: channels jumped %d → %d", n, prev, k)

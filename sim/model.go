@@ -16,7 +16,6 @@ const (
 	maxInFlight = 200_000
 	maxCores    = 256     // a message records its SoftIRQ cores in a 256-bit set
 	maxMessage  = 1 << 30 // bytes; sizes and offsets fit in int32
-	rssTable    = 128     // entries of the NIC's RSS indirection table
 )
 
 // packet is one packet in a NIC ring or a GRO batch.
@@ -62,7 +61,6 @@ type message struct {
 	arrivedPk, groPk int32 // packets at the NIC, through GRO
 	softPk           int32 // packets through SoftIRQ
 	flow             uint32
-	channel          int32
 	lastCore         int32 // core that last touched its state; −1 none
 	owner            int32 // thread copying it; −1 none
 	queued           bool  // waiting in the ready queue
@@ -136,7 +134,8 @@ type core struct {
 	napi    bool // NAPI scheduled (interrupt taken)
 	irq     bool // the next GRO step pays the interrupt
 	inPoll  bool
-	polled  int
+	polled  int      // packets handled by the current NAPI poll
+	pollNs  int64    // its GRO time so far
 	open    []packet // the GRO batch being built
 
 	backlog     ring[int32] // batches handed to this core
@@ -210,12 +209,11 @@ type host struct {
 	// random streams, one per purpose
 	rArrive, rSize, rSender, rSched *rand.Rand
 
-	meanGapNs float64 // mean time between message departures
-	mtu       int32   // payload bytes per packet
-	mtuLinkNs int64   // wire time of a full packet
-	rss       [rssTable]int32
-	rssK      int                // channels the RSS table spreads over
-	elastic   balance.ElasticRSS // the policy's RSS steering; nil: fixed
+	meanGapNs float64                   // mean time between message departures
+	mtu       int32                     // payload bytes per packet
+	mtuLinkNs int64                     // wire time of a full packet
+	rss       [balance.RSSEntries]int32 // the RSS table when the policy does not steer it
+	steer     balance.SteersRSS         // the policy's RSS steering; nil: the fixed table
 	chanCore  []int32
 	linkBps   float64 // bits per ns
 	linkBusy  bool
@@ -317,7 +315,6 @@ func (h *host) arrival() {
 	}
 	h.nextSeq++
 	m.grantedRx = m.granted
-	m.channel = h.rss[m.flow>>25]
 	if m.measured {
 		h.pending++
 	}
@@ -443,27 +440,15 @@ func (h *host) grantArrives(i, limit int32) {
 // ---- NIC and NAPI ----
 
 // nicArrival puts packet *p in its channel's NIC ring (by pointer: see
-// packet) and interrupts an idle channel.
-// setRSS spreads the RSS indirection table over the first k channels, as a
-// driver reprograms it (ethtool -X): entry i goes to channel i mod k.
-func (h *host) setRSS(k int) {
-	h.rssK = k
-	for i := range h.rss {
-		h.rss[i] = int32(i % k)
-	}
-}
-
+// packet) and interrupts an idle channel. A policy that steers the RSS table
+// may move it at any time: packets follow the table as it is when they reach
+// the NIC.
 func (h *host) nicArrival(p *packet) {
 	var ch int32
-	if h.elastic != nil {
-		// The policy may have moved the table since the message began:
-		// packets follow the table as it is when they reach the NIC.
-		if k := min(max(h.elastic.ActiveChannels(), 1), len(h.chanCore)); k != h.rssK {
-			h.setRSS(k)
-		}
-		if p.msg >= 0 {
-			h.msgs[p.msg].channel = h.rss[p.flow>>25]
-		}
+	if h.steer != nil {
+		ch = int32(h.steer.Steer(balance.RSSEntry(p.flow), h.now))
+	} else {
+		ch = h.rss[balance.RSSEntry(p.flow)]
 	}
 	if p.msg >= 0 {
 		m := &h.msgs[p.msg]
@@ -471,9 +456,6 @@ func (h *host) nicArrival(p *packet) {
 		if p.first {
 			m.firstAt = h.now
 		}
-		ch = m.channel
-	} else {
-		ch = h.rss[p.flow>>25]
 	}
 	h.r.packets++
 	c := &h.cores[h.chanCore[ch]]
@@ -578,12 +560,13 @@ func (h *host) dispatch(c *core) {
 					c.irq = false
 				}
 				c.polled++
+				c.pollNs += d
 				break
 			}
 			h.flush(c) // end of the poll: the open batch goes up
 			c.inPoll = false
-			if h.elastic != nil {
-				h.elastic.NAPIPollEnd(int(c.id), c.polled, c.ring.len(), h.now)
+			if h.steer != nil {
+				h.steer.NAPIPollEnd(int(c.id), c.polled, c.ring.len(), c.pollNs, h.now)
 			}
 			if c.ring.len() == 0 {
 				c.napi = false // napi_complete: the next packet interrupts
@@ -601,12 +584,12 @@ func (h *host) dispatch(c *core) {
 			}
 			c.inBacklog = false
 			if c.napi {
-				c.inPoll, c.polled = true, 0
+				c.inPoll, c.polled, c.pollNs = true, 0, 0
 			}
 			continue
 		}
 		if c.napi {
-			c.inPoll, c.polled = true, 0
+			c.inPoll, c.polled, c.pollNs = true, 0, 0
 			continue
 		}
 		if c.backlog.len() > 0 {

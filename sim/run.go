@@ -128,11 +128,9 @@ func newHost(cfg Config) (*host, error) {
 	for i, c := range gro {
 		h.chanCore[i] = int32(c)
 	}
-	h.elastic = bal.Elastic()
-	if h.elastic != nil {
-		h.setRSS(min(max(h.elastic.ActiveChannels(), 1), len(gro)))
-	} else {
-		h.setRSS(len(gro))
+	h.steer = bal.RSS()
+	for i := range h.rss { // as a driver spreads it by default: entry i on channel i mod K
+		h.rss[i] = int32(i % len(gro))
 	}
 	for i := range h.cores {
 		h.cores[i] = core{id: int32(i), channel: -1, cur: -1, running: -1}

@@ -25,6 +25,7 @@ type Balancer struct {
 	pol     Policy
 	opt     Options
 	homaGRO bool
+	avoid   coreAvoider // the policy's thread-placement constraint, if any
 }
 
 // New returns a balancer running the named policy of the [Catalog] over t.
@@ -48,7 +49,8 @@ func NewFrom(info Info, t *Table, o Options) (*Balancer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy %s: %w", info.Name, err)
 	}
-	return &Balancer{tab: t, pol: p, opt: o, homaGRO: info.HomaGRO}, nil
+	avoid, _ := p.(coreAvoider)
+	return &Balancer{tab: t, pol: p, opt: o, homaGRO: info.HomaGRO, avoid: avoid}, nil
 }
 
 // Table returns the balancer's table.
@@ -99,7 +101,9 @@ func (b *Balancer) RSS() SteersRSS {
 	return e
 }
 
-// ChooseThread is [Table.ChooseThread] with the balancer's busy window.
+// ChooseThread is [Table.ChooseThread] with the balancer's busy window; under
+// a policy that keeps application threads off its GRO cores (gen6), a waiter
+// on such a core is taken only when every waiter is on one.
 func (b *Balancer) ChooseThread(waiterCores []int, now int64) int {
-	return b.tab.ChooseThread(waiterCores, b.opt.BusyNs, now)
+	return b.tab.chooseThread(waiterCores, b.opt.BusyNs, now, b.avoid)
 }

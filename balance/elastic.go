@@ -39,12 +39,18 @@ func (e *elasticSize) relax(k int32, now int64) int32 {
 	return k
 }
 
-// press records pressure at now and grows the size from k by one if it may;
-// it reports whether this call grew it (to k+1).
-func (e *elasticSize) press(k int32, now int64) bool {
+// hold records that the current size is needed at now: the calm that allows
+// shrinking starts again, but the size does not grow.
+func (e *elasticSize) hold(now int64) {
 	if now-e.pressure.Load() >= 1000 { // a µs of precision is plenty; shared stores are not free
 		e.pressure.Store(now)
 	}
+}
+
+// press records pressure at now and grows the size from k by one if it may;
+// it reports whether this call grew it (to k+1).
+func (e *elasticSize) press(k int32, now int64) bool {
+	e.hold(now)
 	if k < e.max && now-e.lastGrow.Load() >= gen4GrowGapNs {
 		e.lastGrow.Store(now)
 		return e.active.CompareAndSwap(k, k+1)

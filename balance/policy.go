@@ -80,6 +80,8 @@ var catalog = []Info{
 		New: newGen4, GROCores: gen3GROCores},
 	{Name: "gen5", Rule: "gen4 with elastic GRO: channels on every even core, the RSS table spread over a prefix of them that grows after a long NAPI poll (≤ once per 20 µs) and shrinks after 2 ms without one", HomaGRO: true,
 		New: newGen5, GROCores: gen5GROCores},
+	{Name: "gen6", Rule: "gen5 with the RSS table balanced by load: every 200 µs up to 4 entries move from the busiest channel to the least busy; channels added above 40% GRO time, removed after 2 ms below 25%; the thread chooser avoids active GRO cores", HomaGRO: true,
+		New: newGen6, GROCores: gen5GROCores},
 	{Name: "oracle", Rule: "reference that cheats: the non-GRO core where the batch would start soonest, from the driver's exact knowledge of queued work (simulator only)", HomaGRO: true,
 		New: newOracle, GROCores: gen3GROCores},
 }

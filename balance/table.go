@@ -140,13 +140,51 @@ func (t *Table) ChooseThread(waiterCores []int, busyNs, now int64) int {
 	if len(waiterCores) == 0 {
 		return -1
 	}
-	chosen := 0
-	for i, core := range waiterCores {
-		if now-t.cores[core].lastActive.Load() > busyNs {
-			chosen = i
-			break
+	return t.chooseThread(waiterCores, busyNs, now, nil)
+}
+
+// chooseThread is ChooseThread for a policy that keeps application threads
+// off some cores (avoid may be nil): it takes the first waiter on a core
+// neither avoided nor busy, else the first on a core not avoided, and only
+// when every waiter sits on an avoided core falls back to Homa's rule.
+func (t *Table) chooseThread(waiterCores []int, busyNs, now int64, avoid coreAvoider) int {
+	if len(waiterCores) == 0 {
+		return -1
+	}
+	chosen := -1
+	if avoid != nil {
+		free := -1
+		for i, core := range waiterCores {
+			if avoid.avoidsThreadsOn(core) {
+				continue
+			}
+			if now-t.cores[core].lastActive.Load() > busyNs {
+				chosen = i
+				break
+			}
+			if free < 0 {
+				free = i
+			}
+		}
+		if chosen < 0 {
+			chosen = free
+		}
+	}
+	if chosen < 0 {
+		chosen = 0
+		for i, core := range waiterCores {
+			if now-t.cores[core].lastActive.Load() > busyNs {
+				chosen = i
+				break
+			}
 		}
 	}
 	t.cores[waiterCores[chosen]].lastAppActive.Store(now)
 	return chosen
+}
+
+// coreAvoider is implemented by policies whose thread choice avoids cores
+// they are about to load with protocol work.
+type coreAvoider interface {
+	avoidsThreadsOn(core int) bool
 }

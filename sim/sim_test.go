@@ -275,3 +275,31 @@ func TestGen5SpreadsGROWithLoad(t *testing.T) {
 		t.Errorf("gen4 did GRO on %d cores; its deployment has 5", g4)
 	}
 }
+
+// TestGen6EvensGROLoad: on c6525-100g, whose GRO is slow, gen5's even spread
+// of the RSS table leaves some channels near saturation and others light;
+// gen6's load-balanced table narrows the range of GRO load over the cores
+// that do GRO.
+func TestGen6EvensGROLoad(t *testing.T) {
+	spread := func(policy string) (lo, hi float64) {
+		c, err := ProfileConfig("c6525-100g")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Policy, c.Workload, c.Load = policy, "w4", 0.8
+		c.WarmupNs, c.DurationNs, c.DrainNs = 2e6, 8e6, 2e6
+		r := mustRun(t, c)
+		lo = 1
+		for _, cu := range r.Cores {
+			if cu.GRO >= 0.01 {
+				lo, hi = min(lo, cu.GRO), max(hi, cu.GRO)
+			}
+		}
+		return lo, hi
+	}
+	lo5, hi5 := spread("gen5")
+	lo6, hi6 := spread("gen6")
+	if hi6-lo6 >= hi5-lo5 {
+		t.Errorf("GRO load per core: gen6 %.2f–%.2f, gen5 %.2f–%.2f; want gen6's range narrower", lo6, hi6, lo5, hi5)
+	}
+}

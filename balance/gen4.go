@@ -72,7 +72,7 @@ func newGen4(t *Table, o Options) (Policy, error) {
 		}
 	}
 	if len(pool) == 0 {
-		return nil, fmt.Errorf("gen4: every core does GRO; no core left for SoftIRQ")
+		return nil, fmt.Errorf("every core does GRO; no core left for SoftIRQ")
 	}
 	pos := make([]int32, n)
 	for c := range pos {

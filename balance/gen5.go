@@ -30,7 +30,7 @@ func gen5GROCores(n int, o Options) ([]int, error) {
 		return o.GROCores, nil
 	}
 	if n < 2 {
-		return nil, fmt.Errorf("gen5: needs at least 2 cores")
+		return nil, fmt.Errorf("needs at least 2 cores: GRO on the even ones, SoftIRQ on the odd")
 	}
 	var gro []int
 	for c := 0; c < n; c += 2 {
@@ -47,7 +47,7 @@ func newGen5(t *Table, o Options) (Policy, error) {
 	o.GROCores = gro
 	p4, err := newGen4(t, o)
 	if err != nil {
-		return nil, fmt.Errorf("gen5: %w", err)
+		return nil, err
 	}
 	p := &gen5{gen4: p4.(*gen4)}
 	p.chans.init(int32(max(1, len(gro)/gen5MinGRODiv)), int32(len(gro)))

@@ -3,6 +3,7 @@ package balance
 import (
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -198,6 +199,28 @@ func TestGen6ChooserAvoidsGROCores(t *testing.T) {
 		}
 		if !equalState(snapshot(tab), want) {
 			t.Fatalf("waiters %v: state differs from reference", waiters)
+		}
+	}
+}
+
+// TestGen6Errors: gen6 refuses hosts it cannot deploy on, with an error that
+// names gen6 and the reason, not the policies it is built from.
+func TestGen6Errors(t *testing.T) {
+	one, _ := NewTable(1)
+	two, _ := NewTable(2)
+	allGRO := DefaultOptions()
+	allGRO.GROCores = []int{0, 1}
+	for _, c := range []struct {
+		tab  *Table
+		o    Options
+		want string
+	}{
+		{one, DefaultOptions(), "policy gen6: needs at least 2 cores"},
+		{two, allGRO, "policy gen6: every core does GRO"},
+	} {
+		_, err := New("gen6", c.tab, c.o)
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%d cores, GRO on %v: error %v, want one starting %q", c.tab.NumCores(), c.o.GROCores, err, c.want)
 		}
 	}
 }

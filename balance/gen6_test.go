@@ -162,47 +162,6 @@ func TestGen6ChannelCount(t *testing.T) {
 	}
 }
 
-// TestGen6ChooserAvoidsGROCores checks gen6's thread chooser against a naive
-// reference over random states: a waiter on an active channel's core is
-// taken only when every waiter sits on one, and then by Homa's rule.
-func TestGen6ChooserAvoidsGROCores(t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 7))
-	b, p := newGen6Policy(t, 48)
-	tab := b.Table()
-	k := p.ActiveChannels()
-	avoided := func(c int) bool { return c%2 == 0 && c/2 < k }
-	for i := 0; i < 5000; i++ {
-		now := int64(1_000_000)
-		randomState(r, tab, now, 4)
-		waiters := make([]int, r.IntN(6))
-		for j := range waiters {
-			waiters[j] = r.IntN(48)
-		}
-		want := snapshot(tab)
-		idle := func(c int) bool { return want[c].LastActive < now-DefaultBusyNs }
-		wantIdx := -1
-		for _, ok := range []func(int) bool{
-			func(c int) bool { return !avoided(c) && idle(c) },
-			func(c int) bool { return !avoided(c) },
-			idle,
-			func(int) bool { return true },
-		} {
-			if wantIdx = slices.IndexFunc(waiters, ok); wantIdx >= 0 {
-				break
-			}
-		}
-		if wantIdx >= 0 {
-			want[waiters[wantIdx]].LastAppActive = now
-		}
-		if got := b.ChooseThread(waiters, now); got != wantIdx {
-			t.Fatalf("waiters %v (channels on cores < %d): chose %d, reference %d", waiters, 2*k, got, wantIdx)
-		}
-		if !equalState(snapshot(tab), want) {
-			t.Fatalf("waiters %v: state differs from reference", waiters)
-		}
-	}
-}
-
 // TestGen6Errors: gen6 refuses hosts it cannot deploy on, with an error that
 // names gen6 and the reason, not the policies it is built from.
 func TestGen6Errors(t *testing.T) {

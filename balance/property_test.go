@@ -2,6 +2,7 @@ package balance
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -149,34 +150,55 @@ func TestPoliciesMatchReference(t *testing.T) {
 	}
 }
 
-// TestChooseThreadMatchesReference checks the thread chooser the same way.
+// TestChooseThreadMatchesReference checks the thread chooser the same way:
+// Homa's (the table's, as every Homa policy uses it) and gen6's, which takes
+// a waiter on one of its active GRO cores only when every waiter sits on one,
+// and then by Homa's rule.
 func TestChooseThreadMatchesReference(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 4))
-	tab, _ := NewTable(20)
-	for i := 0; i < 5000; i++ {
-		now := int64(1_000_000)
-		randomState(r, tab, now, 4)
-		waiters := make([]int, r.IntN(6))
-		for j := range waiters {
-			waiters[j] = r.IntN(20)
-		}
-		want := snapshot(tab)
-		wantIdx := -1
-		if len(waiters) > 0 {
-			wantIdx = 0
-			for j, c := range waiters {
-				if want[c].LastActive < now-DefaultBusyNs {
-					wantIdx = j
+	homa, _ := NewTable(20)
+	g6, p6 := newGen6Policy(t, 48)
+	k6 := p6.ActiveChannels()
+	for _, c := range []struct {
+		name    string
+		tab     *Table
+		choose  func(waiters []int, now int64) int
+		avoided func(core int) bool
+	}{
+		{"homa", homa, func(w []int, now int64) int { return homa.ChooseThread(w, DefaultBusyNs, now) },
+			func(int) bool { return false }},
+		{"gen6", g6.Table(), g6.ChooseThread, func(core int) bool { return core%2 == 0 && core/2 < k6 }},
+	} {
+		r := rand.New(rand.NewPCG(3, 4))
+		n := c.tab.NumCores()
+		for i := 0; i < 5000; i++ {
+			now := int64(1_000_000)
+			randomState(r, c.tab, now, 4)
+			waiters := make([]int, r.IntN(6))
+			for j := range waiters {
+				waiters[j] = r.IntN(n)
+			}
+			want := snapshot(c.tab)
+			idle := func(core int) bool { return want[core].LastActive < now-DefaultBusyNs }
+			wantIdx := -1
+			for _, ok := range []func(int) bool{
+				func(core int) bool { return !c.avoided(core) && idle(core) },
+				func(core int) bool { return !c.avoided(core) },
+				idle,
+				func(int) bool { return true },
+			} {
+				if wantIdx = slices.IndexFunc(waiters, ok); wantIdx >= 0 {
 					break
 				}
 			}
-			want[waiters[wantIdx]].LastAppActive = now
-		}
-		if got := tab.ChooseThread(waiters, DefaultBusyNs, now); got != wantIdx {
-			t.Fatalf("waiters %v: chose %d, reference %d", waiters, got, wantIdx)
-		}
-		if !equalState(snapshot(tab), want) {
-			t.Fatalf("waiters %v: state differs from reference", waiters)
+			if wantIdx >= 0 {
+				want[waiters[wantIdx]].LastAppActive = now
+			}
+			if got := c.choose(waiters, now); got != wantIdx {
+				t.Fatalf("%s: waiters %v: chose %d, reference %d", c.name, waiters, got, wantIdx)
+			}
+			if !equalState(snapshot(c.tab), want) {
+				t.Fatalf("%s: waiters %v: state differs from reference", c.name, waiters)
+			}
 		}
 	}
 }

@@ -16,12 +16,17 @@
 //     use (sync/atomic), so the real pipeline in package rx can share one
 //     table among its threads; the simulator pays a few nanoseconds for that
 //     and gains a single code path.
-//   - [Policy] picks the SoftIRQ core of a batch: rps, same, next, idle, gen2,
-//     gen3 (see [Catalog] for the one-line rule of each).
+//   - [Policy] picks the SoftIRQ core of a batch: Homa's rps, same, next,
+//     idle, gen2, gen3, and homalb's gen4, gen5, gen6 and the oracle (see
+//     [Catalog] for the one-line rule of each).
 //   - [Balancer] ties a Policy to a Table with Homa's GRO options (short
 //     message and grant bypass, the GRO-busy test, SAME_CORE for batches of
 //     one packet) and is what drivers call.
-//   - [Table.ChooseThread] is Homa's thread chooser.
+//   - [Table.ChooseThread] is Homa's thread chooser; [Balancer.ChooseThread]
+//     applies it with the policy's constraints (gen6 keeps threads off its
+//     GRO cores).
+//   - [SteersRSS] is implemented by policies that program the NIC's RSS
+//     indirection table (gen5, gen6); [Balancer.RSS] returns it.
 //
 // # The caller's duties
 //
@@ -40,7 +45,10 @@
 //   - each application thread send, receive entry and poll iteration:
 //     [Table.AppActive];
 //   - each handoff of a ready message to a waiting thread:
-//     [Table.ChooseThread], which also marks the chosen core app-active.
+//     [Balancer.ChooseThread], which also marks the chosen core app-active;
+//   - under a policy that steers RSS, each packet reaching the NIC
+//     ([SteersRSS.Steer] names its channel) and each NAPI poll's end
+//     ([SteersRSS.NAPIPollEnd]).
 //
 // # Example
 //

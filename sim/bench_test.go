@@ -4,16 +4,19 @@ import "testing"
 
 // BenchmarkEngine reports simulated packets per wall-clock second on one core
 // (one run is single-threaded) for the default scenario (xl170, W4, 80%,
-// gen2) and for c6525-100g/W5/80%. Each iteration simulates 20 ms.
+// gen2), for c6525-100g/W5/80%, and for the latter under gen6, whose RSS
+// steering runs for every packet. Each iteration simulates 20 ms.
 //
 //	go test -run '^$' -bench Engine -count 5 ./sim
 func BenchmarkEngine(b *testing.B) {
 	c6525, _ := ProfileConfig("c6525-100g")
 	c6525.Workload = "w5"
+	c6525gen6 := c6525
+	c6525gen6.Policy = "gen6"
 	for _, sc := range []struct {
 		name string
 		cfg  Config
-	}{{"xl170-w4-80", DefaultConfig()}, {"c6525-w5-80", c6525}} {
+	}{{"xl170-w4-80", DefaultConfig()}, {"c6525-w5-80", c6525}, {"c6525-w5-80-gen6", c6525gen6}} {
 		b.Run(sc.name, func(b *testing.B) {
 			cfg := sc.cfg
 			cfg.WarmupNs, cfg.DurationNs, cfg.DrainNs = 2e6, 20e6, 0

@@ -146,38 +146,37 @@ func (t *Table) ChooseThread(waiterCores []int, busyNs, now int64) int {
 // chooseThread is ChooseThread for a policy that keeps application threads
 // off some cores (avoid may be nil): it takes the first waiter on a core
 // neither avoided nor busy, else the first on a core not avoided, and only
-// when every waiter sits on an avoided core falls back to Homa's rule.
+// when every waiter sits on an avoided core falls back to Homa's rule. With
+// no avoided core that is Homa's rule.
 func (t *Table) chooseThread(waiterCores []int, busyNs, now int64, avoid coreAvoider) int {
 	if len(waiterCores) == 0 {
 		return -1
 	}
-	chosen := -1
-	if avoid != nil {
-		free := -1
-		for i, core := range waiterCores {
-			if avoid.avoidsThreadsOn(core) {
-				continue
+	chosen, free, idle := -1, -1, -1
+	for i, core := range waiterCores {
+		quiet := func() bool { return now-t.cores[core].lastActive.Load() > busyNs }
+		if avoid != nil && avoid.avoidsThreadsOn(core) {
+			if idle < 0 && quiet() {
+				idle = i
 			}
-			if now-t.cores[core].lastActive.Load() > busyNs {
-				chosen = i
-				break
-			}
-			if free < 0 {
-				free = i
-			}
+			continue
 		}
-		if chosen < 0 {
-			chosen = free
+		if quiet() {
+			chosen = i
+			break
+		}
+		if free < 0 {
+			free = i
 		}
 	}
-	if chosen < 0 {
+	switch {
+	case chosen >= 0:
+	case free >= 0:
+		chosen = free
+	case idle >= 0:
+		chosen = idle
+	default:
 		chosen = 0
-		for i, core := range waiterCores {
-			if now-t.cores[core].lastActive.Load() > busyNs {
-				chosen = i
-				break
-			}
-		}
 	}
 	t.cores[waiterCores[chosen]].lastAppActive.Store(now)
 	return chosen

@@ -64,6 +64,15 @@ func (p *gen5) ActiveChannels() int { return int(p.chans.size()) }
 // e mod k.
 func (p *gen5) Steer(e int, _ int64) int { return e % int(p.chans.size()) }
 
+// RSSTable writes entry e → e mod k; the version is k.
+func (p *gen5) RSSTable(dst *[RSSEntries]int32) uint64 {
+	k := p.chans.size()
+	for e := range dst {
+		dst[e] = int32(e) % k
+	}
+	return uint64(k)
+}
+
 // NAPIPollEnd learns from each NAPI poll of GRO core g how busy GRO is.
 func (p *gen5) NAPIPollEnd(g, polled, left int, _, now int64) {
 	k := p.chans.size()

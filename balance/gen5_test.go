@@ -63,3 +63,27 @@ func TestGen5ChannelRule(t *testing.T) {
 		}
 	}
 }
+
+// TestGen5RSSTable: gen5's table is entry mod the active channels, and its
+// version is their number.
+func TestGen5RSSTable(t *testing.T) {
+	tab, _ := NewTable(48)
+	b, _ := New("gen5", tab, DefaultOptions())
+	s, p := b.RSS(), b.Policy().(*gen5)
+	now := int64(1e6)
+	for range 3 { // grow by three channels
+		now += gen4GrowGapNs
+		s.NAPIPollEnd(0, 64, 1, 0, now)
+	}
+	var dst [RSSEntries]int32
+	v := s.RSSTable(&dst)
+	k := p.ActiveChannels()
+	if v != uint64(k) || k != int(p.chans.min)+3 {
+		t.Fatalf("version %d, %d channels (min %d)", v, k, p.chans.min)
+	}
+	for e, ch := range dst {
+		if int(ch) != e%k || s.Steer(e, now) != e%k {
+			t.Fatalf("entry %d: table %d, Steer %d, want %d", e, ch, s.Steer(e, now), e%k)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package balance
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -53,6 +54,7 @@ type gen6 struct {
 	count [RSSEntries]atomic.Int64 // packets per entry since the last rebalance
 	groNs atomic.Int64             // GRO time of every poll since the last rebalance
 	next  atomic.Int64             // when the next rebalance is due
+	ver   atomic.Uint64            // a seqlock over the table: odd while a rebalance moves entries
 
 	mu     sync.Mutex // held by the one rebalance in progress; guards the fields below
 	last   int64      // when the last rebalance ran
@@ -99,6 +101,34 @@ func (p *gen6) Steer(e int, now int64) int {
 	return int(p.table[e].Load())
 }
 
+// RSSTable copies the table as one rebalance left it; the version counts
+// the rebalances that moved an entry.
+func (p *gen6) RSSTable(dst *[RSSEntries]int32) uint64 {
+	for {
+		v := p.ver.Load()
+		if v&1 == 1 {
+			runtime.Gosched() // a rebalance is moving entries: a few µs
+			continue
+		}
+		for e := range dst {
+			dst[e] = p.table[e].Load()
+		}
+		if p.ver.Load() == v {
+			return v / 2
+		}
+	}
+}
+
+// move points entry e at channel ch; the first move of a rebalance opens
+// the seqlock that RSSTable reads under (rebalance closes it).
+func (p *gen6) move(e int, ch int32, moved *bool) {
+	if !*moved {
+		p.ver.Add(1)
+		*moved = true
+	}
+	p.table[e].Store(ch)
+}
+
 // NAPIPollEnd adds a poll's GRO time to the period's.
 func (p *gen6) NAPIPollEnd(_, _, _ int, busyNs, _ int64) {
 	p.groNs.Add(busyNs)
@@ -141,10 +171,16 @@ func (p *gen6) rebalance(now int64) {
 		}
 	}
 	// Entries of a channel just removed go to the least loaded ones.
+	moved := false
+	defer func() {
+		if moved {
+			p.ver.Add(1)
+		}
+	}()
 	for e := range p.table {
 		if p.table[e].Load() >= k {
 			lo := argMin(load)
-			p.table[e].Store(int32(lo))
+			p.move(e, int32(lo), &moved)
 			load[lo] += p.load[e]
 		}
 	}
@@ -160,7 +196,7 @@ func (p *gen6) rebalance(now int64) {
 		if best < 0 {
 			return
 		}
-		p.table[best].Store(int32(lo))
+		p.move(best, int32(lo), &moved)
 		load[hi] -= p.load[best]
 		load[lo] += p.load[best]
 	}

@@ -31,8 +31,9 @@ func (p *gen6) snapshotTable() []int32 {
 // TestGen6BalancesTable feeds gen6 a steady stream from senders whose
 // entries collide on a few channels, holding the channel count fixed, and
 // checks the rebalancing contract: every entry always maps to an active
-// channel, at most 4 entries move per rebalance, and the busiest channel ends
-// within 25% of the best any assignment could do.
+// channel, at most 4 entries move per rebalance, RSSTable's copy and version
+// follow every move, and the busiest channel ends within 25% of the best any
+// assignment could do.
 func TestGen6BalancesTable(t *testing.T) {
 	r := rand.New(rand.NewPCG(6, 6))
 	b, p := newGen6Policy(t, 48)
@@ -54,6 +55,8 @@ func TestGen6BalancesTable(t *testing.T) {
 	}
 	slices.Sort(entries)
 	now, prev, rebalances := int64(1_000_000), p.snapshotTable(), 0
+	var scratch [RSSEntries]int32
+	version := e.RSSTable(&scratch)
 	for step := 0; step < 20_000; step++ { // 20 ms of 1 µs steps
 		now += 1000
 		for _, ent := range entries {
@@ -75,9 +78,20 @@ func TestGen6BalancesTable(t *testing.T) {
 				moved++
 			}
 		}
+		var copied [RSSEntries]int32
+		v := e.RSSTable(&copied)
+		if !slices.Equal(copied[:], cur) {
+			t.Fatal("RSSTable's copy differs from the table")
+		}
 		if moved > 0 {
 			rebalances++
+			if v <= version {
+				t.Fatalf("entries moved but the version stayed %d", v)
+			}
+		} else if v != version {
+			t.Fatalf("version moved %d → %d with no entry moved", version, v)
 		}
+		version = v
 		if moved > gen6Moves {
 			t.Fatalf("%d entries moved in one rebalance", moved)
 		}

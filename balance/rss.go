@@ -22,4 +22,9 @@ type SteersRSS interface {
 	// handled polled packets in busyNs of GRO work and left left packets in
 	// the ring.
 	NAPIPollEnd(g, polled, left int, busyNs, now int64)
+	// RSSTable copies the table, entry → channel, into dst and returns its
+	// version, which changes whenever the table does: a driver that
+	// programs a real steering table (package rx's reuseport program)
+	// reprograms it only when the version moves.
+	RSSTable(dst *[RSSEntries]int32) (version uint64)
 }

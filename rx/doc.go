@@ -4,12 +4,19 @@
 //
 //  1. NIC/RSS and NAPI/GRO. K UDP sockets are bound to one address with
 //     SO_REUSEPORT, so the kernel's flow hash spreads senders over them as
-//     RSS spreads them over NIC channels. Each socket has a GRO thread on
-//     its core (Config.GROCores) that reads bursts of datagrams with
-//     recvmmsg(2), parses them (package wire), asks the balancer whether a
-//     packet bypasses to SoftIRQ inline (Balancer.GROPacket), and collects
-//     the rest into one open batch of up to MaxGRO packets, closed when full
-//     and at the end of each burst.
+//     RSS spreads them over NIC channels. Under a policy that programs the
+//     RSS table (balance.SteersRSS: gen5, gen6) rx attaches a classic BPF
+//     program to the socket group that hashes each datagram's sender into
+//     a table entry and picks the socket of the entry's channel, as the
+//     NIC's indirection table would; GRO threads count packets per entry
+//     for the policy and reprogram the group (at most once a millisecond)
+//     when its table changes. Where the kernel refuses the program, the
+//     kernel's hash stays, and Stats.RSSError says why. Each socket has a
+//     GRO thread on its core (Config.GROCores) that reads bursts of
+//     datagrams with recvmmsg(2), parses them (package wire), asks the
+//     balancer whether a packet bypasses to SoftIRQ inline
+//     (Balancer.GROPacket), and collects the rest into one open batch of up
+//     to MaxGRO packets, closed when full and at the end of each burst.
 //  2. SoftIRQ. At batch end the balancer picks the SoftIRQ core
 //     (Balancer.SoftIRQCore). A batch kept on the GRO core runs on the GRO
 //     thread, as the kernel runs it in the same softirq; any other goes

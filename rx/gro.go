@@ -130,6 +130,9 @@ func (g *groThread) burst(n int, now int64) {
 			s.drop(DropTooLong)
 			continue
 		}
+		if s.steer != nil {
+			s.steer.Steer(rssEntry(h.Sender), now) // the policy counts packets per table entry
+		}
 		p := pkt{buf: buf, hdr: h, payload: payload, from: m.from}
 		if s.bal.GROPacket(g.core, kindOf(&h), now) {
 			// Bypass: SoftIRQ runs here, a batch of one.
@@ -157,6 +160,14 @@ func (g *groThread) burst(n int, now int64) {
 	end := s.clock()
 	g.cnt.groNs.Add(end - start - softirq)
 	g.cnt.softirqNs.Add(softirq)
+	if s.steer != nil {
+		left := 0
+		if n == len(g.slots) {
+			left = 1 // a full read: more datagrams are likely waiting
+		}
+		s.steer.NAPIPollEnd(g.core, n, left, end-start-softirq, end)
+		s.refreshRSS(end)
+	}
 }
 
 // flush hands the open batch to the SoftIRQ core the balancer picks: run

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -168,4 +169,28 @@ func isTransient(err error) bool {
 		}
 	}
 	return false
+}
+
+// attachReuseport installs prog as the socket-selection program of the
+// SO_REUSEPORT group c belongs to; it replaces any earlier one.
+func attachReuseport(c *net.UDPConn, prog []bpf.RawInstruction) error {
+	filter := make([]unix.SockFilter, len(prog))
+	for i, in := range prog {
+		filter[i] = unix.SockFilter{Code: in.Op, Jt: in.Jt, Jf: in.Jf, K: in.K}
+	}
+	fprog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptSockFprog(int(fd), unix.SOL_SOCKET, unix.SO_ATTACH_REUSEPORT_CBPF, &fprog)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("SO_ATTACH_REUSEPORT_CBPF: %w", serr)
+	}
+	return nil
 }

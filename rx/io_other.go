@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net"
 	"syscall"
+
+	"golang.org/x/net/bpf"
 )
 
 // multiSocket: without Linux's SO_REUSEPORT flow hashing, one socket (one
@@ -44,4 +46,9 @@ func (r *batchReader) read(slots []*pktBuf, meta []rxMeta) (int, error) {
 
 func isTransient(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// attachReuseport: there is no SO_REUSEPORT group to program here.
+func attachReuseport(*net.UDPConn, []bpf.RawInstruction) error {
+	return errors.New("socket-selection programs need Linux")
 }

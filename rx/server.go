@@ -65,6 +65,18 @@ type Server struct {
 	prioOnce   sync.Once
 	prioErr    atomic.Value // string
 
+	// RSS steering, for a policy that programs the RSS table: nil when it
+	// does not, or when the socket group cannot be programmed (rssErr says
+	// why). Set before the threads start.
+	steer       balance.SteersRSS
+	rssOff      atomic.Bool  // reprogramming failed after start: steering stopped
+	rssNext     atomic.Int64 // when a GRO thread next checks the table
+	rssPrograms atomic.Uint64
+	rssErr      atomic.Value // string
+	rssMu       sync.Mutex   // one check at a time; guards the two below
+	rssVer      uint64
+	rssTab      [balance.RSSEntries]int32
+
 	mu        sync.Mutex // guards closing (with the atomic) and wgApp.Add
 	closing   atomic.Bool
 	serving   bool
@@ -150,6 +162,15 @@ func newServer(cfg Config) (*Server, error) {
 		x.faults = newFaultLine(x, f, "server-faults")
 		s.tx = append(s.tx, x)
 	}
+	if st := bal.RSS(); st != nil && len(s.conns) > 1 {
+		s.steer = st
+		s.rssVer = st.RSSTable(&s.rssTab)
+		if err := s.programRSS(); err != nil {
+			s.steer = nil
+			s.rssErr.Store(err.Error())
+			l.Logf("rx: %s's RSS table is not applied (%v): the kernel's flow hash spreads senders over the sockets", l.Policy, err)
+		}
+	}
 	for i, core := range l.GROCores {
 		g, err := newGROThread(s, core, i, s.conns[i])
 		if err != nil {
@@ -164,6 +185,51 @@ func newServer(cfg Config) (*Server, error) {
 	}
 	return s, nil
 }
+
+// rssCheckNs: GRO threads look for a new RSS table at most once a
+// millisecond; reprogramming the socket group is a system call.
+const rssCheckNs = 1_000_000
+
+// programRSS compiles s.rssTab into the socket group's selection program.
+func (s *Server) programRSS() error {
+	prog, err := rssProgram(&s.rssTab)
+	if err == nil {
+		err = attachReuseport(s.conns[0], prog)
+	}
+	if err != nil {
+		return err
+	}
+	s.rssPrograms.Add(1)
+	return nil
+}
+
+// refreshRSS reprograms the socket group if the policy's table has changed
+// since it was last programmed. At most one GRO thread checks at a time,
+// and none more often than rssCheckNs; a failure stops steering (the kernel's
+// hash takes over) and is reported once.
+func (s *Server) refreshRSS(now int64) {
+	if now < s.rssNext.Load() || s.rssOff.Load() || !s.rssMu.TryLock() {
+		return
+	}
+	defer s.rssMu.Unlock()
+	s.rssNext.Store(now + rssCheckNs)
+	v := s.steer.RSSTable(&s.rssTab)
+	if v == s.rssVer {
+		return
+	}
+	if err := s.programRSS(); err != nil {
+		s.rssOff.Store(true)
+		s.rssErr.Store(err.Error())
+		s.l.Logf("rx: RSS steering stopped: %v", err)
+		return
+	}
+	s.rssVer = v
+}
+
+// RSSSteered reports whether the policy's RSS table decides which GRO
+// socket receives each datagram (policies that program it, with more than
+// one GRO core, where the socket group accepts a selection program).
+func (s *Server) RSSSteered() bool { return s.steer != nil && !s.rssOff.Load() }
 
 // start launches the pipeline's threads and returns once each has tried to
 // pin itself, so that Pinned is meaningful.
@@ -279,6 +345,10 @@ func (s *Server) Stats() Stats {
 	}
 	if v, ok := s.prioErr.Load().(string); ok {
 		st.PriorityError = v
+	}
+	st.RSSSteered, st.RSSPrograms = s.RSSSteered(), s.rssPrograms.Load()
+	if v, ok := s.rssErr.Load().(string); ok {
+		st.RSSError = v
 	}
 	for r := range st.Drops {
 		st.Drops[r] = s.drops[r].Load()

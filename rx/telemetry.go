@@ -205,8 +205,15 @@ type Stats struct {
 	// priority (Config.NoPriority); PriorityError is the first refusal.
 	Prioritized   bool
 	PriorityError string
-	UptimeNs      int64
-	Cores         []CoreStats
+	// RSSSteered reports whether a policy that programs the RSS table
+	// (gen5, gen6) decides which GRO socket receives each datagram, through
+	// a program attached to the sockets; RSSPrograms counts the programs
+	// attached, RSSError says why steering is off when it was wanted.
+	RSSSteered  bool
+	RSSPrograms uint64
+	RSSError    string
+	UptimeNs    int64
+	Cores       []CoreStats
 	// Drops counts drops by reason.
 	Drops [NumDropReasons]uint64
 	// Messages and MessageBytes count messages handed to the application.
@@ -256,6 +263,12 @@ func (s *Stats) WriteText(w io.Writer) error {
 	up := time.Duration(s.UptimeNs)
 	fmt.Fprintf(w, "rx %s on %s: %d logical cores, pinned %s, softirq priority %s, up %v\n",
 		s.Policy, s.Addr, len(s.Cores), pin, prio, up.Round(time.Millisecond))
+	switch {
+	case s.RSSSteered:
+		fmt.Fprintf(w, "RSS table steered by %s: %d programs attached\n", s.Policy, s.RSSPrograms)
+	case s.RSSError != "":
+		fmt.Fprintf(w, "RSS table of %s not applied (%s): the kernel's hash spreads senders\n", s.Policy, s.RSSError)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "core\tcpu\tgro pkts\tbatches\tinline\tsoftirq pkts\tlocal\tremote\tapp msgs\tgro busy\tsoftirq busy\tapp busy\t")
 	pct := func(ns int64) string {

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/homalb/homalb/balance"
 )
 
 // TestReuseportProgram attaches rx's RSS program to a real SO_REUSEPORT
@@ -40,14 +38,7 @@ func TestReuseportProgram(t *testing.T) {
 		func(int) int32 { return 1 },
 		func(e int) int32 { return int32(e % 2) },
 	} {
-		var table [balance.RSSEntries]int32
-		for e := range table {
-			table[e] = fill(e)
-		}
-		prog, err := rssProgram(&table)
-		if err != nil {
-			t.Fatal(err)
-		}
+		table, prog := compileTable(t, fill)
 		if err := attachReuseport(a, prog); err != nil {
 			t.Skipf("this kernel refused the socket-selection program (%v); rx falls back to the kernel's hash", err)
 		}

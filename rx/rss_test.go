@@ -23,14 +23,7 @@ func TestRSSProgram(t *testing.T) {
 		func(int) int32 { return int32(r.IntN(24)) },
 	}
 	for ti, fill := range tables {
-		var table [balance.RSSEntries]int32
-		for e := range table {
-			table[e] = fill(e)
-		}
-		raw, err := rssProgram(&table)
-		if err != nil {
-			t.Fatal(err)
-		}
+		table, raw := compileTable(t, fill)
 		if len(raw) > 4+2*balance.RSSEntries {
 			t.Errorf("table %d: %d instructions", ti, len(raw))
 		}
@@ -58,4 +51,18 @@ func TestRSSProgram(t *testing.T) {
 			t.Errorf("table %d: a datagram without a sender went to socket %d, want 0", ti, got)
 		}
 	}
+}
+
+// compileTable fills an RSS table, entry e → fill(e), and compiles it.
+func compileTable(t *testing.T, fill func(e int) int32) (*[balance.RSSEntries]int32, []bpf.RawInstruction) {
+	t.Helper()
+	var table [balance.RSSEntries]int32
+	for e := range table {
+		table[e] = fill(e)
+	}
+	raw, err := rssProgram(&table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &table, raw
 }

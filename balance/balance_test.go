@@ -174,3 +174,31 @@ func TestOracle(t *testing.T) {
 		t.Error("oracle did not mark its choice active")
 	}
 }
+
+// TestOracle6: the oracle's placement on gen6's deployment takes the core of
+// least delay among the odd cores (gen6's GRO cores are the even ones), keeps
+// gen6's RSS steering and thread chooser, and refuses to run without a
+// driver's knowledge.
+func TestOracle6(t *testing.T) {
+	tab, _ := NewTable(8)
+	if _, err := New("oracle6", tab, DefaultOptions()); err == nil || !strings.Contains(err.Error(), "cannot run in a real pipeline") {
+		t.Fatalf("oracle6 without a driver: %v", err)
+	}
+	delays := map[int]int64{0: -50, 1: 40, 2: -9, 3: 10, 4: -99, 5: 30, 6: 11, 7: 9}
+	o := DefaultOptions()
+	o.Oracle = func(g, c int) int64 { return delays[c] }
+	b, err := New("oracle6", tab, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := b.SoftIRQCore(0, 0, 5, 1000); c != 7 {
+		t.Fatalf("oracle6 chose %d, want 7 (even cores do GRO)", c)
+	}
+	if b.RSS() == nil {
+		t.Error("oracle6 does not steer RSS as gen6 does")
+	}
+	// gen6's chooser: the waiter off the active GRO core (0) wins.
+	if got := b.ChooseThread([]int{0, 5}, 1000); got != 1 {
+		t.Errorf("oracle6's chooser took waiter %d, want 1", got)
+	}
+}

@@ -15,12 +15,17 @@ type oracle struct {
 }
 
 func newOracle(t *Table, o Options) (Policy, error) {
-	if o.Oracle == nil {
-		return nil, fmt.Errorf("oracle: needs a driver that knows each core's queued work (the simulator); it cannot run in a real pipeline")
-	}
 	gro, err := gen3GROCores(t.NumCores(), o)
 	if err != nil {
 		return nil, err
+	}
+	return newOracleOn(t, o, gro)
+}
+
+// newOracleOn builds the oracle for a deployment whose GRO cores are gro.
+func newOracleOn(t *Table, o Options, gro []int) (*oracle, error) {
+	if o.Oracle == nil {
+		return nil, fmt.Errorf("needs a driver that knows each core's queued work (the simulator); it cannot run in a real pipeline")
 	}
 	isGRO := make([]bool, t.NumCores())
 	for _, c := range gro {
@@ -33,7 +38,7 @@ func newOracle(t *Table, o Options) (Policy, error) {
 		}
 	}
 	if len(p.cands) == 0 {
-		return nil, fmt.Errorf("oracle: every core does GRO")
+		return nil, fmt.Errorf("every core does GRO")
 	}
 	return p, nil
 }
@@ -49,4 +54,36 @@ func (p *oracle) Pick(t *Table, g int, _ uint32, now int64) int {
 	}
 	t.cores[best].lastActive.Store(now)
 	return best
+}
+
+// oracle6 is the oracle's SoftIRQ placement on gen6's deployment: gen6's
+// load-balanced RSS table, channel count and thread chooser, but every batch
+// placed on the non-GRO core where it would start soonest. Against gen6 it
+// measures what gen6's SoftIRQ steering (gen4's rule) leaves on the table;
+// the plain oracle cannot, since gen6 also moves GRO.
+type oracle6 struct {
+	*gen6
+	place *oracle
+}
+
+func newOracle6(t *Table, o Options) (Policy, error) {
+	gro, err := gen5GROCores(t.NumCores(), o)
+	if err != nil {
+		return nil, err
+	}
+	place, err := newOracleOn(t, o, gro)
+	if err != nil {
+		return nil, err
+	}
+	p6, err := newGen6(t, o)
+	if err != nil {
+		return nil, err
+	}
+	return &oracle6{gen6: p6.(*gen6), place: place}, nil
+}
+
+func (*oracle6) Name() string { return "oracle6" }
+
+func (p *oracle6) Pick(t *Table, g int, flow uint32, now int64) int {
+	return p.place.Pick(t, g, flow, now)
 }

@@ -30,6 +30,10 @@ type Info struct {
 	HomaGRO bool
 	// New builds the policy for a table with the given options.
 	New func(t *Table, o Options) (Policy, error)
+	// Oracle says the policy needs the driver's exact knowledge of queued
+	// work (Options.Oracle): a reference for the simulator, not a policy a
+	// real pipeline can run.
+	Oracle bool
 	// GROCores gives the policy's deployment: the cores whose NIC channels
 	// feed GRO on a host of n cores. Nil means every core (one channel per
 	// core, as Gen2 was deployed).
@@ -82,8 +86,10 @@ var catalog = []Info{
 		New: newGen5, GROCores: gen5GROCores},
 	{Name: "gen6", Rule: "gen5 with the RSS table balanced by load: every 200 µs up to 4 entries move from the busiest channel to the least busy; channels added above 40% GRO time, removed after 2 ms below 25%; the thread chooser avoids active GRO cores", HomaGRO: true,
 		New: newGen6, GROCores: gen5GROCores},
-	{Name: "oracle", Rule: "reference that cheats: the non-GRO core where the batch would start soonest, from the driver's exact knowledge of queued work (simulator only)", HomaGRO: true,
+	{Name: "oracle", Rule: "reference that cheats: the non-GRO core where the batch would start soonest, from the driver's exact knowledge of queued work (simulator only)", HomaGRO: true, Oracle: true,
 		New: newOracle, GROCores: gen3GROCores},
+	{Name: "oracle6", Rule: "the oracle's placement on gen6's deployment: gen6's balanced RSS table and thread chooser, each batch on the non-GRO core where it would start soonest (simulator only)", HomaGRO: true, Oracle: true,
+		New: newOracle6, GROCores: gen5GROCores},
 }
 
 // Register adds a policy to the catalog, so that [New] and the CLI find it by

@@ -115,7 +115,7 @@ func newHost(cfg Config) (*host, error) {
 		measureEnd: cfg.WarmupNs + cfg.DurationNs,
 	}
 	h.stopAt = h.measureEnd + cfg.DrainNs
-	if cfg.Policy == "oracle" {
+	if info, _ := balance.Lookup(cfg.Policy); info.Oracle { // checked by Config.Check
 		h.inflightNs = make([]int64, n)
 		h.queuedNs = make([]int64, n)
 	}

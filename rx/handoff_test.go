@@ -35,7 +35,10 @@ func TestDeliverChoosesThread(t *testing.T) {
 			s.tab.SetCore(1, idle)
 			st := idle
 			if tc.busy2 {
-				st.LastActive = now
+				// Busy for a second to come, not just now: on a loaded
+				// machine (-race, packages tested in parallel) more than the
+				// 100 µs busy window can pass before deliver runs.
+				st.LastActive = now + 1e9
 			}
 			s.tab.SetCore(2, st)
 			older, newer := newWaiter(1), newWaiter(2)

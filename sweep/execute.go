@@ -232,30 +232,37 @@ func writeAtomic(path string, data []byte) error {
 type Metric struct {
 	Name string
 	Get  func(*sim.Result) float64
+	// ZeroIsNone marks the slowdowns: a slowdown is at least 1, so 0 says
+	// the run measured no such message (W5 has no one-packet messages; an
+	// overloaded run may deliver none in its window).
+	ZeroIsNone bool
 }
 
 // Metrics are the columns of results.csv after the axes, in order.
 var Metrics = []Metric{
-	{"messages", func(r *sim.Result) float64 { return float64(r.Messages) }},
-	{"incomplete", func(r *sim.Result) float64 { return float64(r.Incomplete) }},
-	{"short_p50", func(r *sim.Result) float64 { return r.Short.P50 }},
-	{"short_p99", func(r *sim.Result) float64 { return r.Short.P99 }},
-	{"short_p999", func(r *sim.Result) float64 { return r.Short.P999 }},
-	{"all_p50", func(r *sim.Result) float64 { return r.All.P50 }},
-	{"all_p99", func(r *sim.Result) float64 { return r.All.P99 }},
-	{"all_p999", func(r *sim.Result) float64 { return r.All.P999 }},
-	{"latency_mean_ns", func(r *sim.Result) float64 { return r.LatencyNs.Mean }},
-	{"latency_p99_ns", func(r *sim.Result) float64 { return float64(r.LatencyNs.P99) }},
-	{"gro_softirq_p99_ns", func(r *sim.Result) float64 { return float64(r.HandoffNs.GROToSoftIRQ.P99) }},
-	{"softirq_app_p99_ns", func(r *sim.Result) float64 { return float64(r.HandoffNs.SoftIRQToApp.P99) }},
-	{"busiest_core", busiest},
-	{"protocol_cores", protocolCores},
-	{"hotspot_frac", func(r *sim.Result) float64 { return r.HotspotFrac }},
-	{"softirq_cores_per_msg", func(r *sim.Result) float64 { return r.SoftIRQCoresPerMsg }},
-	{"mean_batch", func(r *sim.Result) float64 { return r.MeanBatch }},
-	{"bypass_frac", func(r *sim.Result) float64 { return r.BypassFrac }},
-	{"offered_cores", func(r *sim.Result) float64 { return r.OfferedCores }},
-	{"overloaded", func(r *sim.Result) float64 {
+	{Name: "messages", Get: func(r *sim.Result) float64 { return float64(r.Messages) }},
+	{Name: "incomplete", Get: func(r *sim.Result) float64 { return float64(r.Incomplete) }},
+	{Name: "short_p50", Get: func(r *sim.Result) float64 { return r.Short.P50 }, ZeroIsNone: true},
+	{Name: "short_p99", Get: func(r *sim.Result) float64 { return r.Short.P99 }, ZeroIsNone: true},
+	{Name: "short_p999", Get: func(r *sim.Result) float64 { return r.Short.P999 }, ZeroIsNone: true},
+	{Name: "all_p50", Get: func(r *sim.Result) float64 { return r.All.P50 }, ZeroIsNone: true},
+	{Name: "all_p99", Get: func(r *sim.Result) float64 { return r.All.P99 }, ZeroIsNone: true},
+	{Name: "all_p999", Get: func(r *sim.Result) float64 { return r.All.P999 }, ZeroIsNone: true},
+	{Name: "latency_mean_ns", Get: func(r *sim.Result) float64 { return r.LatencyNs.Mean }},
+	{Name: "latency_p99_ns", Get: func(r *sim.Result) float64 { return float64(r.LatencyNs.P99) }},
+	{Name: "gro_softirq_p99_ns", Get: func(r *sim.Result) float64 { return float64(r.HandoffNs.GROToSoftIRQ.P99) }},
+	{Name: "softirq_app_p99_ns", Get: func(r *sim.Result) float64 { return float64(r.HandoffNs.SoftIRQToApp.P99) }},
+	{Name: "busiest_core", Get: busiest},
+	{Name: "protocol_cores", Get: protocolCores},
+	{Name: "hotspot_frac", Get: func(r *sim.Result) float64 { return r.HotspotFrac }},
+	{Name: "softirq_cores_per_msg", Get: func(r *sim.Result) float64 { return r.SoftIRQCoresPerMsg }},
+	{Name: "mean_batch", Get: func(r *sim.Result) float64 { return r.MeanBatch }},
+	{Name: "bypass_frac", Get: func(r *sim.Result) float64 { return r.BypassFrac }},
+	{Name: "offered_cores", Get: func(r *sim.Result) float64 { return r.OfferedCores }},
+	// offered_frac is offered_cores over the host's cores: from 1 on, the
+	// traffic asks for more CPU than the host has, whatever the policy.
+	{Name: "offered_frac", Get: func(r *sim.Result) float64 { return r.OfferedCores / float64(max(r.Config.Host.Cores, 1)) }},
+	{Name: "overloaded", Get: func(r *sim.Result) float64 {
 		if r.Overloaded {
 			return 1
 		}

@@ -50,7 +50,22 @@ func TestSweepShardMergeCLI(t *testing.T) {
 	if len(a) == 0 || !bytes.Equal(a, b) {
 		t.Fatal("merged results.csv differs from the single-machine one")
 	}
+	code, out, stderr = cli(t, "versus", one, "--policy", "idle", "--baselines", "gen2", "--goal", "0.7")
+	if code != 0 || !strings.Contains(out, "best baseline") || !strings.Contains(out, "gen2 ") || strings.Count(out, "\n") != 2 {
+		t.Errorf("versus: exit %d, stdout:\n%s\nstderr: %s", code, out, stderr)
+	}
+	code, out, _ = cli(t, "table", one, "--metric", "offered_frac", "--markdown")
+	if code != 0 || !strings.Contains(out, "| gen2 | idle |") {
+		t.Errorf("table: exit %d, stdout:\n%s", code, out)
+	}
 	for _, args := range [][]string{
+		{"versus", one, "--policy", "gen9"},
+		{"versus", one, "--policy", "idle", "--baselines", "idle"},
+		{"versus", one, "--baselines", "gen2"},
+		{"versus", one, "--policy", "idle", "--baselines", "gen2", "--goal", "-1"},
+		{"versus", one, "--policy", "idle", "--metric", "speed"},
+		{"versus", one, "--policy", "idle", "--where", "load"},
+		{"versus", filepath.Join(dir, "none"), "--policy", "idle"},
 		{"sweep", exp},
 		{"sweep", "/no/such.yaml", "-o", dir},
 		{"sweep", exp, "-o", one, "--shard", "2/2"},

@@ -31,19 +31,11 @@ from every other cell of the row. Rows are every other axis's values.`,
 			if err != nil {
 				return badInput(err)
 			}
-			s := sweep.Summarize(m, files)
-			where := map[string]string{}
-			for _, kv := range strings.Split(filter, ",") {
-				if kv == "" {
-					continue
-				}
-				k, v, ok := strings.Cut(kv, "=")
-				if !ok {
-					return badInput(fmt.Errorf("--where %q: want key=value[,key=value]", filter))
-				}
-				where[k] = v
+			where, err := parseWhere(filter)
+			if err != nil {
+				return badInput(err)
 			}
-			t, err := sweep.Pivot(s, metric, cols, where)
+			t, err := sweep.Pivot(sweep.Summarize(m, files), metric, cols, where)
 			if err != nil {
 				return badInput(err)
 			}
@@ -55,6 +47,22 @@ from every other cell of the row. Rows are every other axis's values.`,
 	cmd.Flags().StringVar(&filter, "where", "", "keep only groups with these axis values, key=value[,key=value]")
 	cmd.Flags().BoolVar(&markdown, "markdown", false, "print a markdown table")
 	return cmd
+}
+
+// parseWhere reads --where: key=value[,key=value].
+func parseWhere(filter string) (map[string]string, error) {
+	where := map[string]string{}
+	for _, kv := range strings.Split(filter, ",") {
+		if kv == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("--where %q: want key=value[,key=value]", filter)
+		}
+		where[k] = v
+	}
+	return where, nil
 }
 
 func writePivot(w io.Writer, t sweep.PivotTable, markdown bool) error {
@@ -77,6 +85,11 @@ func writePivot(w io.Writer, t sweep.PivotTable, markdown bool) error {
 			rows[i] = append(rows[i], cell)
 		}
 	}
+	return writeGrid(w, header, rows, markdown)
+}
+
+// writeGrid prints a header and rows as a markdown table or as aligned text.
+func writeGrid(w io.Writer, header []string, rows [][]string, markdown bool) error {
 	if markdown {
 		fmt.Fprintln(w, "| "+strings.Join(header, " | ")+" |")
 		fmt.Fprintln(w, "|"+strings.Repeat("---|", len(header)))

@@ -33,7 +33,7 @@ process, and prints one row per policy as 'homalb compare' does for the
 simulator: slowdown of one-packet RPCs (P50/P99/P99.9), P99 slowdown of all,
 RTT P50/P99, P99 handoff latencies, the busiest core's busy time, RPCs
 completed and failed. Every policy that rx can run is benchmarked unless
---policies names some (oracle needs the simulator's knowledge of the queues).
+--policies names some (oracle and oracle6 need the simulator's knowledge of the queues).
 
 Before any load, each policy's idle server is calibrated (see below); every
 policy's slowdowns are then normalised by the same ideal: the smallest base RTT

@@ -153,20 +153,28 @@ func TestConcurrentUse(t *testing.T) {
 	}
 }
 
-// TestOracle: the oracle takes the non-GRO core with the least delay its
-// driver reports (first on ties), and refuses to run without a driver.
-func TestOracle(t *testing.T) {
-	tab, _ := NewTable(8) // GRO cores 0 and 2
-	if _, err := New("oracle", tab, DefaultOptions()); err == nil {
-		t.Fatal("oracle ran without a driver's knowledge")
+// oracleForTest checks that the oracle policy name refuses to run without a
+// driver's knowledge, then builds it on 8 cores with delays as that
+// knowledge.
+func oracleForTest(t *testing.T, name string, delays map[int]int64) (*Balancer, *Table) {
+	t.Helper()
+	tab, _ := NewTable(8)
+	if _, err := New(name, tab, DefaultOptions()); err == nil || !strings.Contains(err.Error(), "cannot run in a real pipeline") {
+		t.Fatalf("%s without a driver: %v", name, err)
 	}
-	delays := map[int]int64{0: -5, 1: 40, 2: -9, 3: 10, 4: 10, 5: 30, 6: 11, 7: 99}
 	o := DefaultOptions()
 	o.Oracle = func(g, c int) int64 { return delays[c] }
-	b, err := New("oracle", tab, o)
+	b, err := New(name, tab, o)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return b, tab
+}
+
+// TestOracle: the oracle takes the non-GRO core with the least delay its
+// driver reports (first on ties), and refuses to run without a driver.
+func TestOracle(t *testing.T) {
+	b, tab := oracleForTest(t, "oracle", map[int]int64{0: -5, 1: 40, 2: -9, 3: 10, 4: 10, 5: 30, 6: 11, 7: 99}) // GRO cores 0 and 2
 	if c := b.SoftIRQCore(0, 0, 5, 1000); c != 3 {
 		t.Fatalf("oracle chose %d, want 3 (GRO cores excluded, first of the ties)", c)
 	}
@@ -180,17 +188,7 @@ func TestOracle(t *testing.T) {
 // gen6's RSS steering and thread chooser, and refuses to run without a
 // driver's knowledge.
 func TestOracle6(t *testing.T) {
-	tab, _ := NewTable(8)
-	if _, err := New("oracle6", tab, DefaultOptions()); err == nil || !strings.Contains(err.Error(), "cannot run in a real pipeline") {
-		t.Fatalf("oracle6 without a driver: %v", err)
-	}
-	delays := map[int]int64{0: -50, 1: 40, 2: -9, 3: 10, 4: -99, 5: 30, 6: 11, 7: 9}
-	o := DefaultOptions()
-	o.Oracle = func(g, c int) int64 { return delays[c] }
-	b, err := New("oracle6", tab, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, _ := oracleForTest(t, "oracle6", map[int]int64{0: -50, 1: 40, 2: -9, 3: 10, 4: -99, 5: 30, 6: 11, 7: 9})
 	if c := b.SoftIRQCore(0, 0, 5, 1000); c != 7 {
 		t.Fatalf("oracle6 chose %d, want 7 (even cores do GRO)", c)
 	}

@@ -46,9 +46,8 @@ const (
 // one is removed (at most every 1 ms). A single burst cannot grow it, only
 // sustained load. SoftIRQ work goes to the odd cores with gen4's rule.
 type gen6 struct {
-	*gen4
-	chans  elasticSize // channels in use: a prefix of the deployment's GRO cores
-	chanOf []int32     // core → its channel, or −1
+	*gen5          // its deployment, its SoftIRQ pool and its channel count (chans)
+	chanOf []int32 // core → its channel, or −1
 
 	table [RSSEntries]atomic.Int32 // entry → channel
 	count [RSSEntries]atomic.Int64 // packets per entry since the last rebalance
@@ -67,10 +66,8 @@ func newGen6(t *Table, o Options) (Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	g5 := p5.(*gen5)
 	gro, _ := gen5GROCores(t.NumCores(), o) // newGen5 accepted it
-	p := &gen6{gen4: g5.gen4, chanOf: make([]int32, t.NumCores()), chLoad: make([]int64, len(gro))}
-	p.chans.init(g5.chans.min, g5.chans.max)
+	p := &gen6{gen5: p5.(*gen5), chanOf: make([]int32, t.NumCores()), chLoad: make([]int64, len(gro))}
 	for c := range p.chanOf {
 		p.chanOf[c] = -1
 	}
@@ -85,10 +82,6 @@ func newGen6(t *Table, o Options) (Policy, error) {
 }
 
 func (*gen6) Name() string { return "gen6" }
-
-// ActiveChannels is how many of the deployment's channels (a prefix of its
-// GRO cores) the table uses now.
-func (p *gen6) ActiveChannels() int { return int(p.chans.size()) }
 
 // Steer counts a packet of entry e and returns the entry's channel. The
 // packet that finds a rebalance due runs it; others never wait for it.

@@ -130,8 +130,8 @@ func (g *groThread) burst(n int, now int64) {
 			s.drop(DropTooLong)
 			continue
 		}
-		if s.steer != nil {
-			s.steer.Steer(rssEntry(h.Sender), now) // the policy counts packets per table entry
+		if st := s.steering(); st != nil {
+			st.Steer(rssEntry(h.Sender), now) // the policy counts packets per table entry
 		}
 		p := pkt{buf: buf, hdr: h, payload: payload, from: m.from}
 		if s.bal.GROPacket(g.core, kindOf(&h), now) {
@@ -160,12 +160,12 @@ func (g *groThread) burst(n int, now int64) {
 	end := s.clock()
 	g.cnt.groNs.Add(end - start - softirq)
 	g.cnt.softirqNs.Add(softirq)
-	if s.steer != nil {
+	if st := s.steering(); st != nil {
 		left := 0
 		if n == len(g.slots) {
 			left = 1 // a full read: more datagrams are likely waiting
 		}
-		s.steer.NAPIPollEnd(g.core, n, left, end-start-softirq, end)
+		st.NAPIPollEnd(g.core, n, left, end-start-softirq, end)
 		s.refreshRSS(end)
 	}
 }

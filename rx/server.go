@@ -69,7 +69,7 @@ type Server struct {
 	// does not, or when the socket group cannot be programmed (rssErr says
 	// why). Set before the threads start.
 	steer       balance.SteersRSS
-	rssOff      atomic.Bool  // reprogramming failed after start: steering stopped
+	rssOff      atomic.Bool  // reprogramming failed after start: the policy is no longer told
 	rssNext     atomic.Int64 // when a GRO thread next checks the table
 	rssPrograms atomic.Uint64
 	rssErr      atomic.Value // string
@@ -205,10 +205,11 @@ func (s *Server) programRSS() error {
 
 // refreshRSS reprograms the socket group if the policy's table has changed
 // since it was last programmed. At most one GRO thread checks at a time,
-// and none more often than rssCheckNs; a failure stops steering (the kernel's
-// hash takes over) and is reported once.
+// and none more often than rssCheckNs. A failure is reported once and ends
+// the steering: the table last programmed stays in force, and the policy is
+// no longer told of packets, since its table no longer says where they go.
 func (s *Server) refreshRSS(now int64) {
-	if now < s.rssNext.Load() || s.rssOff.Load() || !s.rssMu.TryLock() {
+	if now < s.rssNext.Load() || !s.rssMu.TryLock() {
 		return
 	}
 	defer s.rssMu.Unlock()
@@ -220,16 +221,25 @@ func (s *Server) refreshRSS(now int64) {
 	if err := s.programRSS(); err != nil {
 		s.rssOff.Store(true)
 		s.rssErr.Store(err.Error())
-		s.l.Logf("rx: RSS steering stopped: %v", err)
+		s.l.Logf("rx: RSS steering stopped, the last table programmed stays: %v", err)
 		return
 	}
 	s.rssVer = v
 }
 
+// steering is the policy's RSS steering while it decides where datagrams
+// go, else nil.
+func (s *Server) steering() balance.SteersRSS {
+	if s.steer == nil || s.rssOff.Load() {
+		return nil
+	}
+	return s.steer
+}
+
 // RSSSteered reports whether the policy's RSS table decides which GRO
 // socket receives each datagram (policies that program it, with more than
 // one GRO core, where the socket group accepts a selection program).
-func (s *Server) RSSSteered() bool { return s.steer != nil && !s.rssOff.Load() }
+func (s *Server) RSSSteered() bool { return s.steering() != nil }
 
 // start launches the pipeline's threads and returns once each has tried to
 // pin itself, so that Pinned is meaningful.

@@ -267,7 +267,7 @@ func (s *Stats) WriteText(w io.Writer) error {
 	case s.RSSSteered:
 		fmt.Fprintf(w, "RSS table steered by %s: %d programs attached\n", s.Policy, s.RSSPrograms)
 	case s.RSSError != "":
-		fmt.Fprintf(w, "RSS table of %s not applied (%s): the kernel's hash spreads senders\n", s.Policy, s.RSSError)
+		fmt.Fprintf(w, "RSS steering of %s off: %s\n", s.Policy, s.RSSError)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "core\tcpu\tgro pkts\tbatches\tinline\tsoftirq pkts\tlocal\tremote\tapp msgs\tgro busy\tsoftirq busy\tapp busy\t")

@@ -96,13 +96,85 @@ func TestCatalog(t *testing.T) {
 	}
 }
 
-func TestRegisterRejectsDuplicates(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Error("duplicate registration did not panic")
+// TestDeploy pins each policy's deployment: the GRO busy window as
+// deployed (Gen2 0, Gen3 2 µs, the module's 5 µs otherwise) and its GRO
+// cores on the two profiles' core counts.
+func TestDeploy(t *testing.T) {
+	for _, n := range []int{20, 48} {
+		for _, name := range Names() {
+			d, err := Deploy(name, n, DefaultOptions())
+			if err != nil {
+				t.Fatalf("%s on %d: %v", name, n, err)
+			}
+			want := DefaultGROBusyNs
+			switch name {
+			case "gen2":
+				want = 0
+			case "gen3":
+				want = 2_000
+			}
+			if d.GROBusyNs != want {
+				t.Errorf("%s: GRO busy %d ns, deployed %d", name, d.GROBusyNs, want)
+			}
+			var wantGRO int
+			switch name {
+			case "gen3", "gen4", "oracle":
+				wantGRO = n / 4
+			case "gen5", "gen6", "oracle6":
+				wantGRO = n / 2
+			default:
+				wantGRO = n
+			}
+			if len(d.GROCores) != wantGRO {
+				t.Errorf("%s on %d: %d GRO cores %v, want %d", name, n, len(d.GROCores), d.GROCores, wantGRO)
+			}
 		}
-	}()
-	Register(Info{Name: "gen2", New: func(*Table, Options) (Policy, error) { return same{}, nil }})
+	}
+	if _, err := Deploy("gen3", 6, DefaultOptions()); err == nil {
+		t.Error("gen3 deployed on 6 cores, which its layout cannot cover")
+	}
+	o := DefaultOptions()
+	o.GROCores = []int{1, 3}
+	for _, name := range []string{"same", "gen2", "gen3", "gen6"} {
+		if d, err := Deploy(name, 8, o); err != nil || len(d.GROCores) != 2 || d.GROCores[0] != 1 || d.GROCores[1] != 3 {
+			t.Errorf("%s with GRO cores [1 3] named: deployed %v, %v", name, d.GROCores, err)
+		}
+	}
+	if _, err := Deploy("nope", 4, DefaultOptions()); err == nil {
+		t.Error("unknown policy deployed")
+	}
+}
+
+// TestGROBusyTiming checks Homa's timing of the GRO busy test: the test
+// runs at the entry of homa_gro_receive against the previous packet's end,
+// and last_gro is stored at the end (after an inline SoftIRQ), not at entry.
+func TestGROBusyTiming(t *testing.T) {
+	tab, _ := NewTable(4)
+	o := DefaultOptions()
+	o.GROBusyNs = 5_000
+	b, err := New("gen2", tab, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.GROStart(0, WholeData, 100_000) {
+		t.Fatal("first packet on an idle core was not bypassed")
+	}
+	// A long inline SoftIRQ: the packet's GRO ends 4 µs after it started.
+	b.GROEnd(0, 104_000)
+	if got := tab.Core(0).LastGRO; got != 104_000 {
+		t.Fatalf("last_gro %d, want the end of the inline work (104000)", got)
+	}
+	if got := tab.Core(0).LastActive; got != 100_000 {
+		t.Fatalf("last_active %d, want the entry (100000)", got)
+	}
+	// 8 µs after the first entry but 4 µs after its end: busy, not bypassed.
+	if b.GROStart(0, WholeData, 108_000) {
+		t.Error("packet 4 µs after the previous GRO ended was bypassed with a 5 µs window")
+	}
+	b.GROEnd(0, 108_300)
+	if !b.GROStart(0, Grant, 113_400) {
+		t.Error("grant 5.1 µs after the previous GRO ended was not bypassed")
+	}
 }
 
 // TestConcurrentUse runs GRO, SoftIRQ and application threads against one

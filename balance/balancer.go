@@ -17,7 +17,8 @@ const (
 )
 
 // Balancer applies a [Policy] and Homa's GRO options to a shared [Table].
-// Drivers call [Balancer.GROPacket] for every packet and
+// Drivers call [Balancer.GROStart] and [Balancer.GROEnd] (or
+// [Balancer.GROPacket]) for every packet and
 // [Balancer.SoftIRQCore] for every batch. A Balancer is safe for concurrent
 // use; its methods do not allocate.
 type Balancer struct {
@@ -62,15 +63,26 @@ func (b *Balancer) Policy() Policy { return b.pol }
 // Options returns the balancer's options.
 func (b *Balancer) Options() Options { return b.opt }
 
-// GROPacket records a packet of kind k through GRO on core g at now (the end
-// of its GRO processing) and reports whether it runs SoftIRQ inline on g
-// instead of joining g's batch. The GRO-busy test compares now with the
-// core's previous GRO packet (now − last_gro < GROBusyNs); then last_gro and
-// last_active become now. A WholeData packet is inline under ShortBypass, a
-// Grant under GrantBypass, in both cases only when g's GRO is not busy and
-// the policy runs Homa's GRO handler.
+// GROPacket records a packet of kind k through GRO on core g at now and
+// reports whether it runs SoftIRQ inline on g instead of joining g's batch:
+// [Balancer.GROStart] and [Balancer.GROEnd] at the same instant, for drivers
+// that do not time the two ends of a GRO step apart.
 func (b *Balancer) GROPacket(g int, k Kind, now int64) (inline bool) {
-	busy := b.tab.groPacket(g, now, b.opt.GROBusyNs)
+	inline = b.GROStart(g, k, now)
+	b.GROEnd(g, now)
+	return inline
+}
+
+// GROStart is the entry of homa_gro_receive for a packet of kind k on core g
+// at now. It tests whether g's GRO is busy (now − last_gro < GROBusyNs),
+// marks g's last_active, and reports whether the packet runs SoftIRQ inline
+// on g instead of joining g's batch: a WholeData packet under ShortBypass, a
+// Grant under GrantBypass, in both cases only when g's GRO is not busy and
+// the policy runs Homa's GRO handler. The driver calls [Balancer.GROEnd]
+// when the packet's GRO work, and its inline SoftIRQ if any, is over: Homa
+// stores last_gro only then, so a long inline SoftIRQ keeps the core busy.
+func (b *Balancer) GROStart(g int, k Kind, now int64) (inline bool) {
+	busy := b.tab.groStart(g, now, b.opt.GROBusyNs)
 	if busy || !b.homaGRO {
 		return false
 	}
@@ -83,15 +95,26 @@ func (b *Balancer) GROPacket(g int, k Kind, now int64) (inline bool) {
 	return false
 }
 
+// GROEnd records the end of a packet's GRO work on core g at now (after its
+// inline SoftIRQ, if it had one): last_gro becomes now.
+func (b *Balancer) GROEnd(g int, now int64) { b.tab.groEnd(g, now) }
+
 // SoftIRQCore returns the core that processes a GRO batch of n packets
 // collected on core g (flow is the batch's flow hash, for rps). A batch of
 // one packet stays on g under SameCoreSingle (Homa's GRO only); any other
 // batch goes where the policy says.
 func (b *Balancer) SoftIRQCore(g int, flow uint32, n int, now int64) int {
-	if n == 1 && b.homaGRO && b.opt.SameCoreSingle {
+	if !b.Steers(n) {
 		return g
 	}
 	return b.pol.Pick(b.tab, g, flow, now)
+}
+
+// Steers reports whether [Balancer.SoftIRQCore] asks the policy about a
+// batch of n packets, rather than keeping it on its GRO core (SAME_CORE).
+// Homa's timetrace records "chose core" only for the batches it steers.
+func (b *Balancer) Steers(n int) bool {
+	return n != 1 || !b.homaGRO || !b.opt.SameCoreSingle
 }
 
 // RSS returns the policy's steering of the NIC's RSS table, or nil when the

@@ -149,5 +149,15 @@ func compileGroups(groups []Group, n int) ([]candidates, error) {
 			return nil, fmt.Errorf("gen3: group of GRO core %d has no SoftIRQ core", g.GRO)
 		}
 	}
+	// A core given no group keeps HomaModule's default candidate list,
+	// its hyperthread sibling in the module's numbering (core^1; homa_init
+	// fills gen3_softirq_cores that way before the deployment's sysctl
+	// replaces the groups it names). Only a host of odd size leaves its last
+	// core without one; that core keeps its batches.
+	for i := range table {
+		if table[i][0] < 0 && i^1 < n {
+			table[i][0] = int32(i ^ 1)
+		}
+	}
 	return table, nil
 }

@@ -38,6 +38,10 @@ type Info struct {
 	// feed GRO on a host of n cores. Nil means every core (one channel per
 	// core, as Gen2 was deployed).
 	GROCores func(n int, o Options) ([]int, error)
+	// GROBusyNs is gro_busy_usecs as the policy is deployed: 0 for Gen2 and
+	// 2 µs for Gen3 (the values of their deployments, CALIBRATION.md
+	// "Gen3 layout as deployed"), the module's default 5 µs for the rest.
+	GROBusyNs int64
 }
 
 // DeployedGROCores returns the GRO cores of a policy's deployment on n cores.
@@ -67,44 +71,31 @@ func gen3GROCores(n int, o Options) ([]int, error) {
 	return GROCores(groups), nil
 }
 
+// catalog is fixed at compile time: policies are added here, never at run
+// time, so that every driver and every result sees the same set.
 var catalog = []Info{
 	{Name: "rps", Rule: "Linux default: SoftIRQ core = hash of the flow (RPS); no Homa logic in GRO",
-		New: func(t *Table, o Options) (Policy, error) { return rps{seed: o.HashSeed}, nil }},
+		GROBusyNs: DefaultGROBusyNs, New: func(t *Table, o Options) (Policy, error) { return rps{seed: o.HashSeed}, nil }},
 	{Name: "same", Rule: "SoftIRQ on the GRO core", HomaGRO: true,
-		New: func(*Table, Options) (Policy, error) { return same{}, nil }},
+		GROBusyNs: DefaultGROBusyNs, New: func(*Table, Options) (Policy, error) { return same{}, nil }},
 	{Name: "next", Rule: "SoftIRQ on the next core, circularly", HomaGRO: true,
-		New: func(*Table, Options) (Policy, error) { return next{}, nil }},
+		GROBusyNs: DefaultGROBusyNs, New: func(*Table, Options) (Policy, error) { return next{}, nil }},
 	{Name: "idle", Rule: "of the next 4 cores, the one with the oldest last_active (first on ties)", HomaGRO: true,
-		New: func(t *Table, o Options) (Policy, error) { return idle{scan: o.ScanCores}, nil }},
+		GROBusyNs: DefaultGROBusyNs, New: func(t *Table, o Options) (Policy, error) { return idle{scan: o.ScanCores}, nil }},
 	{Name: "gen2", Rule: "first of the next 4 cores with no SoftIRQ backlog and no GRO in the busy window; none: rotate 1,2,3,4 per GRO core; chosen backlog +1", HomaGRO: true,
-		New: func(t *Table, o Options) (Policy, error) { return gen2{scan: o.ScanCores, busy: o.BusyNs}, nil }},
+		GROBusyNs: 0, New: func(t *Table, o Options) (Policy, error) { return gen2{scan: o.ScanCores, busy: o.BusyNs}, nil }},
 	{Name: "gen3", Rule: "first SoftIRQ core of the GRO core's group not app-active in the busy window, else the first; marks its last_active", HomaGRO: true,
-		New: newGen3, GROCores: gen3GROCores},
+		GROBusyNs: 2_000, New: newGen3, GROCores: gen3GROCores},
 	{Name: "gen4", Rule: "GRO on Gen3's cores; SoftIRQ on an elastic pool of the other cores: stay on the last core while it has no backlog, else the least backlogged of 4 sampled; grow the pool under pressure, shrink it after 2 ms without", HomaGRO: true,
-		New: newGen4, GROCores: gen3GROCores},
+		GROBusyNs: DefaultGROBusyNs, New: newGen4, GROCores: gen3GROCores},
 	{Name: "gen5", Rule: "gen4 with elastic GRO: channels on every even core, the RSS table spread over a prefix of them that grows after a long NAPI poll (≤ once per 20 µs) and shrinks after 2 ms without one", HomaGRO: true,
-		New: newGen5, GROCores: gen5GROCores},
+		GROBusyNs: DefaultGROBusyNs, New: newGen5, GROCores: gen5GROCores},
 	{Name: "gen6", Rule: "gen5 with the RSS table balanced by load: every 200 µs up to 4 entries move from the busiest channel to the least busy; channels added above 40% GRO time, removed after 2 ms below 25%; the thread chooser avoids active GRO cores", HomaGRO: true,
-		New: newGen6, GROCores: gen5GROCores},
+		GROBusyNs: DefaultGROBusyNs, New: newGen6, GROCores: gen5GROCores},
 	{Name: "oracle", Rule: "reference that cheats: the non-GRO core where the batch would start soonest, from the driver's exact knowledge of queued work (simulator only)", HomaGRO: true, Oracle: true,
-		New: newOracle, GROCores: gen3GROCores},
+		GROBusyNs: DefaultGROBusyNs, New: newOracle, GROCores: gen3GROCores},
 	{Name: "oracle6", Rule: "the oracle's placement on gen6's deployment: gen6's balanced RSS table and thread chooser, each batch on the non-GRO core where it would start soonest (simulator only)", HomaGRO: true, Oracle: true,
-		New: newOracle6, GROCores: gen5GROCores},
-}
-
-// Register adds a policy to the catalog, so that [New] and the CLI find it by
-// name. It is meant for init functions; it panics on a duplicate name or a
-// nil constructor, which are programming errors.
-func Register(info Info) {
-	if info.New == nil || info.Name == "" {
-		panic("balance: Register needs a name and a constructor")
-	}
-	for _, c := range catalog {
-		if c.Name == info.Name {
-			panic("balance: policy " + info.Name + " registered twice")
-		}
-	}
-	catalog = append(catalog, info)
+		GROBusyNs: DefaultGROBusyNs, New: newOracle6, GROCores: gen5GROCores},
 }
 
 // Catalog lists every known policy, in the order the CLI shows them.
@@ -219,7 +210,8 @@ func (p gen2) Pick(t *Table, g int, _ uint32, now int64) int {
 // take the first whose last_app_active is older than the busy window
 // (now − last_app_active > busy), else the first of the list, and mark the
 // choice's last_active so that the thread chooser steers application work
-// away from it. A GRO core with no group keeps its batches.
+// away from it. A GRO core with no group uses the module's default list,
+// core^1 (see compileGroups).
 type gen3 struct {
 	cands []candidates
 	busy  int64

@@ -72,6 +72,9 @@ func refPick(name string, s refState, o Options, groups []Group, g int, flow uin
 				}
 			}
 		}
+		if len(cands) == 0 && g^1 < n {
+			cands = []int{g ^ 1} // HomaModule's default candidate list
+		}
 		if len(cands) == 0 {
 			return g
 		}

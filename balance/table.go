@@ -85,15 +85,19 @@ func (t *Table) AppActive(core int, now int64) {
 	t.cores[core].lastAppActive.Store(now)
 }
 
-// groPacket records a GRO packet on core at now and reports whether the
-// core's GRO was busy, i.e. its previous GRO packet ended less than
-// groBusyNs before now.
-func (t *Table) groPacket(core int, now, groBusyNs int64) (busy bool) {
+// groStart records the entry of a GRO packet on core at now and reports
+// whether the core's GRO was busy, i.e. its previous GRO packet ended less
+// than groBusyNs before now; last_active becomes now.
+func (t *Table) groStart(core int, now, groBusyNs int64) (busy bool) {
 	c := &t.cores[core]
 	busy = now-c.lastGRO.Load() < groBusyNs
-	c.lastGRO.Store(now)
 	c.lastActive.Store(now)
 	return busy
+}
+
+// groEnd records the end of a GRO packet's work on core at now.
+func (t *Table) groEnd(core int, now int64) {
+	t.cores[core].lastGRO.Store(now)
 }
 
 // CoreState is a snapshot of one core's row, for tests, transcripts and

@@ -45,6 +45,14 @@ type HostConfig struct {
 	// every core otherwise.
 	GROCores  []int `yaml:"gro_cores,flow" json:"gro_cores"`
 	RSSByPort bool  `yaml:"rss_by_port" json:"rss_by_port"` // RSS hashes the sender port too, not just the host
+	// IPIBatching: the IPIs that hand batches to other cores wait until the
+	// softirq run that made them ends (net_rx_action, Linux before Feb
+	// 2024, perf#50); false: each goes out when its batch is handed off.
+	IPIBatching bool `yaml:"ipi_batching" json:"ipi_batching"`
+	// SameCoreBacklog: a batch steered to its own GRO core waits in that
+	// core's backlog queue until the NAPI poll ends, as enqueue_to_backlog
+	// does; false: it is processed at once, inside the poll.
+	SameCoreBacklog bool `yaml:"same_core_backlog" json:"same_core_backlog"`
 }
 
 // CostConfig holds the time of every modelled step, in ns. Every cost may be 0.
@@ -52,7 +60,9 @@ type CostConfig struct {
 	InterruptNs    int64   `yaml:"interrupt_ns" json:"interrupt_ns"`         // interrupt → first GRO call of a NAPI poll
 	GRONs          int64   `yaml:"gro_ns" json:"gro_ns"`                     // driver + GRO per packet
 	HandoffNs      int64   `yaml:"handoff_ns" json:"handoff_ns"`             // GRO → SoftIRQ on another core (IPI + wake)
-	SoftIRQNs      int64   `yaml:"softirq_ns" json:"softirq_ns"`             // SoftIRQ (IP + Homa) per packet
+	C1ExitNs       int64   `yaml:"c1_exit_ns" json:"c1_exit_ns"`             // added to a handoff whose target core is idle (C1 exit)
+	IPNs           int64   `yaml:"ip_ns" json:"ip_ns"`                       // IP layer, once per batch (GRO hands a batch up as one skb chain)
+	SoftIRQNs      int64   `yaml:"softirq_ns" json:"softirq_ns"`             // Homa's SoftIRQ per packet
 	SoftIRQFirstNs int64   `yaml:"softirq_first_ns" json:"softirq_first_ns"` // extra for a message's first packet
 	GrantNs        int64   `yaml:"grant_ns" json:"grant_ns"`                 // SoftIRQ of an incoming GRANT
 	MigrateNs      int64   `yaml:"migrate_ns" json:"migrate_ns"`             // a packet whose message state was last touched on another core
@@ -61,6 +71,8 @@ type CostConfig struct {
 	RecvNs         int64   `yaml:"recv_ns" json:"recv_ns"`                   // receive system call, per handoff
 	CopyNsPerKB    float64 `yaml:"copy_ns_per_kb" json:"copy_ns_per_kb"`     // copy to user, per 1024 bytes
 	AppNs          int64   `yaml:"app_ns" json:"app_ns"`                     // service time per message, after its last byte
+	SendNsPerKB    float64 `yaml:"send_ns_per_kb" json:"send_ns_per_kb"`     // copying a response from user space into packets, per 1024 bytes, on the thread
+	XmitNs         int64   `yaml:"xmit_ns" json:"xmit_ns"`                   // transmitting one packet (Homa, IP, driver): a response's unscheduled packets, sent by its thread with BH off
 }
 
 // AppConfig describes the application threads that take messages.
@@ -71,6 +83,9 @@ type AppConfig struct {
 	PollUs      float64 `yaml:"poll_us" json:"poll_us"`  // poll this long before sleeping
 	MigrateFrac float64 `yaml:"migrate_frac" json:"migrate_frac"`
 	CopyPackets int     `yaml:"copy_packets" json:"copy_packets"` // packets copied out per handoff (Homa: 20)
+	// TimesliceUs is CFS's slice: a thread that runs this long while
+	// another waits for its core yields to it; 0: threads run to completion.
+	TimesliceUs float64 `yaml:"timeslice_us" json:"timeslice_us"`
 }
 
 // TrafficConfig describes the open-loop traffic arriving at the host.
@@ -83,6 +98,10 @@ type TrafficConfig struct {
 	RTTNs         int64 `yaml:"rtt_ns" json:"rtt_ns"` // a grant's effect reaches the receiver this long after it is sent
 	Responses     bool  `yaml:"responses" json:"responses"`
 	MaxMessage    int   `yaml:"max_message" json:"max_message"` // longer workload samples are truncated
+	// GrantPkts is the scheduled packets of a response per GRANT that comes
+	// back for it: the client grants once per RPC per batch, so one GRANT
+	// covers about one client batch. 1: a GRANT per packet.
+	GrantPkts int `yaml:"grant_pkts" json:"grant_pkts"`
 }
 
 // BalanceConfig holds the balancer's options.
@@ -98,6 +117,22 @@ type BalanceConfig struct {
 	Gen3Groups  string  `yaml:"gen3_groups" json:"gen3_groups"` // "GRO:C,C,C;…"; empty = deployed layout
 	DeferUs     float64 `yaml:"defer_us" json:"defer_us"`       // softirq run longer than this is deferred to ksoftirqd
 	SliceUs     float64 `yaml:"slice_us" json:"slice_us"`       // how long deferred softirq work waits for an app thread
+	// Restarts is __do_softirq's MAX_SOFTIRQ_RESTART: after this many
+	// rounds (a NAPI poll and a turn of the backlog) in one run, the rest of
+	// the work goes to ksoftirqd; 0: no limit.
+	Restarts int `yaml:"restarts" json:"restarts"`
+	// DeferOnResched: a softirq run also stops, leaving the rest to
+	// ksoftirqd, when a thread woken onto its core needs it (need_resched).
+	DeferOnResched bool `yaml:"defer_on_resched" json:"defer_on_resched"`
+	// GROBusyAtEntry: the GRO busy test runs when homa_gro_receive starts
+	// and last_gro is stored when it ends, after an inline SoftIRQ, as in
+	// HomaModule; false: both at the end of the GRO step.
+	GROBusyAtEntry bool `yaml:"gro_busy_at_entry" json:"gro_busy_at_entry"`
+	// RPCLock: SoftIRQ work on a message holds its RPC lock, so one core at a
+	// time works on a message; a core that finds it held spins. The
+	// application takes the lock to start each copy (SoftIRQ yields it
+	// between packets, APP_NEEDS_LOCK) and copies without it.
+	RPCLock bool `yaml:"rpc_lock" json:"rpc_lock"`
 }
 
 // Profiles are the calibrated machines of ../shared/CALIBRATION.md.
@@ -115,20 +150,30 @@ func ProfileConfig(profile string) (Config, error) {
 	c := Config{
 		Policy: "gen2", Workload: "w4", Load: 0.8, Seed: 1, Profile: profile,
 		DurationNs: 500 * int64(time.Millisecond), WarmupNs: 10 * int64(time.Millisecond), DrainNs: 20 * int64(time.Millisecond),
-		Host: HostConfig{Cores: 20, LinkGbps: 25, MTUPayload: 1424, HeaderBytes: 76},
+		Host: HostConfig{Cores: 20, LinkGbps: 25, MTUPayload: 1424, HeaderBytes: 76, SameCoreBacklog: true},
 		Cost: CostConfig{
-			InterruptNs: 700, GRONs: 300, HandoffNs: 500, SoftIRQNs: 700, SoftIRQFirstNs: 1600, GrantNs: 500,
-			MigrateNs: 1000, WakePollNs: 80, WakeSleepNs: 2000, RecvNs: 500, CopyNsPerKB: 200, AppNs: 1000,
+			InterruptNs: 850, GRONs: 300, HandoffNs: 2000, IPNs: 350, SoftIRQNs: 300, SoftIRQFirstNs: 400, GrantNs: 500,
+			MigrateNs: 400, WakePollNs: 200, WakeSleepNs: 2000, RecvNs: 430, CopyNsPerKB: 200, AppNs: 1000, SendNsPerKB: 200, XmitNs: 1000, C1ExitNs: 2000,
 		},
-		App:     AppConfig{Threads: 21, Sched: "linux", PollUs: 50, MigrateFrac: 0.5, CopyPackets: 20},
-		Traffic: TrafficConfig{Senders: 39, Ports: 3, UnschedBytes: 60000, GrantWindow: 60000, MaxOvercommit: 8, RTTNs: 8000, Responses: true, MaxMessage: 1_000_000},
-		Balance: BalanceConfig{BusyUs: 100, GROBusyUs: -1, MaxGRO: 20, NAPIBudget: 64, ShortBypass: true, FastGrants: true, SameCore: true, ScanCores: 4, DeferUs: 2000, SliceUs: 6000},
+		App: AppConfig{Threads: 21, Sched: "linux", PollUs: 50, MigrateFrac: 0.5, CopyPackets: 20, TimesliceUs: 3000},
+		Traffic: TrafficConfig{Senders: 39, Ports: 3, UnschedBytes: 60000, GrantWindow: 60000, MaxOvercommit: 8, RTTNs: 8000,
+			Responses: true, MaxMessage: 1_000_000, GrantPkts: 4},
+		Balance: BalanceConfig{BusyUs: 100, GROBusyUs: -1, MaxGRO: 20, NAPIBudget: 64, ShortBypass: true, FastGrants: true, SameCore: true,
+			ScanCores: 4, DeferUs: 2000, SliceUs: 6000, Restarts: 10, DeferOnResched: true, GROBusyAtEntry: true, RPCLock: true},
 	}
 	switch profile {
 	case "xl170":
 	case "c6525-100g":
+		// Homa ran this machine with 9000-byte jumbo frames (perf#36,
+		// perf#40), and its per-packet GRO cost (0.85 µs, perf#40) is for
+		// those; a 100 B round trip is slower than xl170's by 0.9 µs of IP
+		// stack and driver and 0.6 µs of thread wake-up per direction
+		// (perf#47).
 		c.Host.Cores, c.Host.LinkGbps = 48, 100
+		c.Host.MTUPayload = 9000 - 20 - 56
 		c.Cost.GRONs = 850
+		c.Cost.InterruptNs += 200
+		c.Cost.IPNs += 150
 		c.Cost.WakePollNs += 600
 		c.Cost.WakeSleepNs += 600
 		c.Cost.HandoffNs += 600
@@ -178,6 +223,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("balance.max_gro and balance.napi_budget must be positive")
 	case c.Balance.BusyUs < 0 || c.Balance.GROBusyUs < 0 && c.Balance.GROBusyUs != -1 || c.Balance.DeferUs <= 0 || c.Balance.SliceUs < 0:
 		return fmt.Errorf("balance windows must not be negative (gro_busy_us may be -1, defer_us must be positive)")
+	case c.Balance.Restarts < 0:
+		return fmt.Errorf("balance.restarts %d must not be negative (0: no limit)", c.Balance.Restarts)
+	case c.App.TimesliceUs < 0:
+		return fmt.Errorf("app.timeslice_us %v must not be negative (0: no time slicing)", c.App.TimesliceUs)
+	case c.Traffic.GrantPkts <= 0:
+		return fmt.Errorf("traffic.grant_pkts %d must be positive (1: a GRANT per response packet)", c.Traffic.GrantPkts)
 	}
 	if err := checkCores("host.gro_cores", h.GROCores, h.Cores); err != nil {
 		return err
@@ -246,32 +297,43 @@ func (c *Config) balanceOptions() (balance.Options, error) {
 	return o, nil
 }
 
-// groBusyUs resolves gro_busy_us: −1 means the value of the policy's
-// deployment (CALIBRATION.md: 0 for Gen2, 2 for Gen3, the module's default 5
-// otherwise).
+// Deployment returns the policy's deployment on this host, with the
+// configuration's overrides applied: host.gro_cores, balance.gro_busy_us
+// (−1: as the policy was deployed). It is balance.Deploy, the one rule both
+// drivers use.
+func (c *Config) Deployment() (balance.Deployment, error) {
+	o := balance.DefaultOptions()
+	if c.Balance.Gen3Groups != "" {
+		g, err := balance.ParseGroups(c.Balance.Gen3Groups)
+		if err != nil {
+			return balance.Deployment{}, fmt.Errorf("balance.gen3_groups: %w", err)
+		}
+		o.Gen3Groups = g
+	}
+	o.GROCores = c.Host.GROCores
+	d, err := balance.Deploy(c.Policy, c.Host.Cores, o)
+	if err != nil {
+		return d, err
+	}
+	if c.Balance.GROBusyUs >= 0 {
+		d.GROBusyNs = int64(c.Balance.GROBusyUs * 1000)
+	}
+	return d, nil
+}
+
+// groBusyUs resolves gro_busy_us: −1 means the policy's deployment.
 func (c *Config) groBusyUs() float64 {
 	if c.Balance.GROBusyUs >= 0 {
 		return c.Balance.GROBusyUs
 	}
-	switch c.Policy {
-	case "gen2":
-		return 0
-	case "gen3":
-		return 2
-	}
-	return float64(balance.DefaultGROBusyNs) / 1000
+	info, _ := balance.Lookup(c.Policy) // checked by Validate
+	return float64(info.GROBusyNs) / 1000
 }
 
 // groCores returns the cores that serve NIC channels.
-func (c *Config) groCores(o balance.Options) ([]int, error) {
-	if len(c.Host.GROCores) > 0 {
-		return c.Host.GROCores, nil
-	}
-	info, err := balance.Lookup(c.Policy)
-	if err != nil {
-		return nil, err
-	}
-	return info.DeployedGROCores(c.Host.Cores, o)
+func (c *Config) groCores() ([]int, error) {
+	d, err := c.Deployment()
+	return d.GROCores, err
 }
 
 func yamlName(f reflect.StructField) string {
@@ -344,7 +406,12 @@ func (c *Config) Set(key, value string) error {
 		f.SetFloat(x)
 	case reflect.Slice:
 		var list []int
-		for _, s := range strings.Split(value, ",") {
+		// "[0,2]" as --print-config shows a list, or "0,2".
+		if strings.HasPrefix(value, "[") != strings.HasSuffix(value, "]") {
+			return bad(fmt.Errorf("unbalanced brackets: want a comma-separated list of core ids, optionally in brackets"))
+		}
+		inner := strings.TrimSuffix(strings.TrimPrefix(value, "["), "]")
+		for _, s := range strings.Split(inner, ",") {
 			if s = strings.TrimSpace(s); s == "" {
 				continue
 			}

@@ -32,7 +32,7 @@ func (h *host) arrival() {
 	*m = message{
 		size: size, npkts: (size + mtu - 1) / mtu,
 		granted: min(size, int32(h.cfg.Traffic.UnschedBytes)), flow: balance.FlowHash(h.cfg.Seed, sender, port),
-		lastCore: -1, owner: -1, live: true, created: now, seq: h.nextSeq,
+		lastCore: -1, owner: -1, lockBy: -1, live: true, created: now, seq: h.nextSeq,
 		measured: now >= h.cfg.WarmupNs && now < h.measureEnd,
 	}
 	h.nextSeq++

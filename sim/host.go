@@ -69,7 +69,11 @@ type message struct {
 	owner            int32 // thread copying it; −1 none
 	queued           bool  // waiting in the ready queue
 	inGrantList      bool
-	inLink           bool // in the downlink's SRPT heap
+	inLink           bool  // in the downlink's SRPT heap
+	appNeedsLock     bool  // its thread waits for the RPC lock (APP_NEEDS_LOCK)
+	lockBy           int32 // core holding its RPC lock; −1 none
+	spinners         int32 // cores spinning on its lock
+	active           int32 // SoftIRQ steps on it in progress (invariant: ≤ 1)
 	measured         bool
 	live             bool
 	seq              int64 // unique number of the message in the run
@@ -92,7 +96,8 @@ const (
 const (
 	phaseWake    uint8 = iota // a polling thread notices the handoff
 	phaseCopy                 // receive call + copy of one chunk
-	phaseService              // the application's service time
+	phaseService              // the application's service time and the copy of its response
+	phaseXmit                 // transmitting the response's unscheduled packets: RPC locked, BH off
 )
 
 type thread struct {
@@ -101,6 +106,9 @@ type thread struct {
 	phase      uint8
 	paused     bool  // preempted by softirq (or not yet started)
 	needRecord bool  // record the SoftIRQ→App handoff when the copy phase starts
+	homaRecord bool  // ... and Homa's metric of it: it was handed the message while waiting
+	lockWait   bool  // waits for its message's RPC lock to start a copy
+	handedAt   int64 // when the thread chooser handed it the message
 	core       int32 // current core, or the core it last ran on
 	gen        int32 // invalidates scheduled events of an earlier state
 	msg        int32
@@ -132,6 +140,17 @@ type core struct {
 	stepEnd  int64 // end of the current step
 	runStart int64 // start of the current continuous softirq run
 	deferTo  int64 // ksoftirqd: softirq waits for the app until then
+	rounds   int   // rounds (NAPI poll + backlog turn) of the current softirq run
+	resched  bool  // a thread was woken onto the core during the softirq run
+	spinMsg  int32 // message whose RPC lock the core spins on; −1 none
+	spinAt   int64 // when it started spinning
+	// lastChose is when a GRO core last chose this core for a batch, until
+	// the next homa_softirq entry here pairs with it (Homa's metric); −1 none.
+	lastChose int64
+	groInline bool             // the GRO step in progress bypasses to SoftIRQ
+	ipis      []pendingHandoff // handoffs waiting for the end of the run (IPI batching)
+	sliceGen  int32
+	sliceSet  bool // a time-slice event is pending
 
 	channel int32 // NIC channel served; −1 none
 	ring    ring[packet]
@@ -153,6 +172,9 @@ type core struct {
 	running int32 // thread in this core's app context; −1 none
 	runq    ring[int32]
 }
+
+// pendingHandoff is a batch whose IPI waits for the end of a softirq run.
+type pendingHandoff struct{ target, batch int32 }
 
 // ring is a growable FIFO that reuses its storage. Its capacity is a power
 // of two, so that wrapping an index is a mask, not a division (the NIC rings
@@ -273,7 +295,8 @@ func (h *host) linkNs(bytes int32) int64 {
 
 // idealNs is the latency of a message of size bytes on an idle host with a
 // polling thread and perfect pipelining: the one-packet path (interrupt,
-// GRO, SoftIRQ of a first packet, waking a polling thread, the receive call)
+// GRO, Homa's SoftIRQ of a first packet inline in GRO (the short-message
+// bypass skips the IP layer), waking a polling thread, the receive call)
 // plus the wire time of every packet after the first, plus copying the last
 // packet. Slowdowns are measured against it, as Homa's benchmarks measure
 // against the best-case RTT plus the message's transmission time.

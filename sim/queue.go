@@ -16,6 +16,7 @@ const (
 	evWake                      // a woken thread wants a core: a = thread
 	evRespGrant                 // a GRANT for one of the host's responses arrives: a = flow, b = how many follow
 	evDeferEnd                  // ksoftirqd's wait on a core is over: a = core
+	evSlice                     // a CFS time slice ends on a core: a = core, b = generation
 	evStop                      // end of the run
 )
 

@@ -32,7 +32,22 @@ type Result struct {
 	All       Percentiles `json:"all"`        // slowdown of all messages
 	LatencyNs Latency     `json:"latency_ns"` // first packet at the NIC → whole message with a thread
 	HandoffNs Handoffs    `json:"handoff_ns"`
-	Cores     []CoreUse   `json:"cores"`
+	// HomaHandoffNs are the handoffs as HomaModule's timetrace analyzer
+	// measured them for perf#49 (AnalyzeDelay, Nov 2023): per target core,
+	// the latest "chose core X" to the next homa_softirq entry on X, and a
+	// handoff to a waiting thread to that thread taking the message.
+	HomaHandoffNs Handoffs `json:"homa_handoff_ns"`
+	// RPCOverlaps counts moments two cores worked on one message at once
+	// (SoftIRQ on two cores, or a thread taking its lock during SoftIRQ):
+	// the RPC lock forbids it, so it must be 0 whenever balance.rpc_lock is on.
+	RPCOverlaps int64 `json:"rpc_overlaps"`
+	// LockSpinFrac is the fraction of SoftIRQ time spent spinning on a
+	// message's RPC lock held by another core.
+	LockSpinFrac float64 `json:"lock_spin_frac"`
+	// ReceiveCores is the CPU spent receiving, in cores: GRO, SoftIRQ and
+	// the threads' receive calls and copies (not their service or sending).
+	ReceiveCores float64   `json:"receive_cores"`
+	Cores        []CoreUse `json:"cores"`
 
 	HotspotFrac        float64 `json:"hotspot_frac"`          // 100 µs windows in which some core was > 90% busy
 	SoftIRQCoresPerMsg float64 `json:"softirq_cores_per_msg"` // distinct SoftIRQ cores per multi-packet message
@@ -40,7 +55,8 @@ type Result struct {
 	BypassFrac         float64 `json:"bypass_frac"`           // packets whose SoftIRQ ran inline in GRO
 	ThreadMigration    float64 `json:"thread_migration_frac"` // wake-ups that moved the thread (linux scheduler)
 	Deferrals          int64   `json:"ksoftirqd_deferrals"`
-	SimPktsPerSec      float64 `json:"-"` // packets simulated per wall-clock second (varies run to run)
+	Timeslices         int64   `json:"timeslice_preemptions"` // threads preempted at the end of a CFS slice
+	SimPktsPerSec      float64 `json:"-"`                     // packets simulated per wall-clock second (varies run to run)
 
 	// Timeline is each core's busy fraction (GRO + SoftIRQ + app work) per
 	// bin of the measured window, for heatmaps.
@@ -145,6 +161,11 @@ type recorder struct {
 	latency      *stats.Hist
 	groToSoftirq *stats.Hist
 	softirqToApp *stats.Hist
+	homaGRO      *stats.Hist // homa_handoff_ns.gro_to_softirq
+	homaApp      *stats.Hist // homa_handoff_ns.softirq_to_app
+
+	rpcOverlaps, spinNs, slices int64
+	recvAppNs                   int64 // threads' receive calls and copies
 
 	messages, packets, softirqPkts, bypassed int64
 	batches, batchPkts, deferrals            int64
@@ -165,6 +186,8 @@ func newRecorder(cfg *Config, bounds []int, measureEnd int64) *recorder {
 		latency:      stats.NewHist(maxNs, 3),
 		groToSoftirq: stats.NewHist(maxNs, 3),
 		softirqToApp: stats.NewHist(maxNs, 3),
+		homaGRO:      stats.NewHist(maxNs, 3),
+		homaApp:      stats.NewHist(maxNs, 3),
 	}
 }
 
@@ -231,7 +254,24 @@ func (r *recorder) fill(res *Result, cores int) {
 	}
 	res.HandoffNs.GROToSoftIRQ = P2{r.groToSoftirq.Quantile(50), r.groToSoftirq.Quantile(99)}
 	res.HandoffNs.SoftIRQToApp = P2{r.softirqToApp.Quantile(50), r.softirqToApp.Quantile(99)}
+	res.HomaHandoffNs.GROToSoftIRQ = P2{r.homaGRO.Quantile(50), r.homaGRO.Quantile(99)}
+	res.HomaHandoffNs.SoftIRQToApp = P2{r.homaApp.Quantile(50), r.homaApp.Quantile(99)}
+	res.RPCOverlaps = r.rpcOverlaps
 	r.ct.Finish()
+	var softirqNs int64
+	for c := 0; c < cores; c++ {
+		softirqNs += r.ct.Total(c, stats.SoftIRQ)
+	}
+	var groNs int64
+	for c := 0; c < cores; c++ {
+		groNs += r.ct.Total(c, stats.GRO)
+	}
+	if window := r.ct.Window(); window > 0 {
+		res.ReceiveCores = round4(float64(groNs+softirqNs+r.recvAppNs) / float64(window))
+	}
+	if softirqNs > 0 {
+		res.LockSpinFrac = round4(float64(r.spinNs) / float64(softirqNs))
+	}
 	for c := 0; c < cores; c++ {
 		f := func(a stats.Activity) float64 { return round4(r.ct.Fraction(c, a)) }
 		res.Cores = append(res.Cores, CoreUse{ID: c, GRO: f(stats.GRO), SoftIRQ: f(stats.SoftIRQ), App: f(stats.App), Poll: f(stats.Poll), Idle: f(stats.Idle)})
@@ -258,6 +298,7 @@ func (r *recorder) fill(res *Result, cores int) {
 		res.ThreadMigration = round4(float64(r.migrations) / float64(r.wakeups))
 	}
 	res.Deferrals = r.deferrals
+	res.Timeslices = r.slices
 	r.inv.TimeReversals += r.ct.Violations()
 	res.Invariants = r.inv
 }

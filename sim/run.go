@@ -93,7 +93,7 @@ func newHost(cfg Config) (*host, error) {
 	if err != nil {
 		return nil, err
 	}
-	gro, err := cfg.groCores(opts)
+	gro, err := cfg.groCores()
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +133,7 @@ func newHost(cfg Config) (*host, error) {
 		h.rss[i] = int32(i % len(gro))
 	}
 	for i := range h.cores {
-		h.cores[i] = core{id: int32(i), channel: -1, cur: -1, running: -1}
+		h.cores[i] = core{id: int32(i), channel: -1, cur: -1, running: -1, spinMsg: -1, lastChose: -1}
 	}
 	for ch, c := range gro {
 		h.cores[c].channel = int32(ch)
@@ -191,8 +191,14 @@ func (h *host) offeredCores() float64 {
 		// upper bound: every byte beyond the unscheduled ones is granted
 		grants = math.Max(0, (mean-float64(h.cfg.Traffic.UnschedBytes))/mtu)
 	}
-	perMsg := float64(c.SoftIRQFirstNs+c.WakePollNs+c.RecvNs+c.AppNs) + mean*c.CopyNsPerKB/1024 +
-		pkts*float64(c.GRONs+c.SoftIRQNs) + grants*float64(c.GRONs+c.GrantNs)
+	grants /= float64(h.cfg.Traffic.GrantPkts)
+	batches := math.Ceil(pkts / float64(h.cfg.Balance.MaxGRO)) // the IP layer runs once per batch
+	send := 0.0
+	if h.cfg.Traffic.Responses {
+		send = mean * c.SendNsPerKB / 1024
+	}
+	perMsg := float64(c.SoftIRQFirstNs+c.WakePollNs+c.RecvNs+c.AppNs) + mean*c.CopyNsPerKB/1024 + send +
+		pkts*float64(c.GRONs+c.SoftIRQNs) + batches*float64(c.IPNs) + grants*float64(c.GRONs+c.GrantNs)
 	return perMsgPerNs * perMsg
 }
 
@@ -253,6 +259,8 @@ func (h *host) loop(progress func(done, end int64)) {
 			h.wake(e.a)
 		case evRespGrant:
 			h.respGrant(e.a, e.b)
+		case evSlice:
+			h.sliceEnd(&h.cores[e.a], e.b)
 		case evDeferEnd:
 			if c := &h.cores[e.a]; !c.softirq && c.hasSoftirqWork() {
 				h.enterSoftirq(c)

@@ -42,6 +42,9 @@ func checkInvariants(t *testing.T, c Config, r *Result) {
 	if !r.Invariants.OK() {
 		t.Errorf("%v: invariants violated: %+v", c, r.Invariants)
 	}
+	if c.Balance.RPCLock && r.RPCOverlaps != 0 {
+		t.Errorf("%v: %d RPC overlaps under the RPC lock", c, r.RPCOverlaps)
+	}
 	if r.Messages == 0 {
 		t.Errorf("%v: no message delivered", c)
 	}
@@ -164,44 +167,19 @@ func TestUnloadedLatencyIsSumOfCosts(t *testing.T) {
 	}
 }
 
-// TestMD1Queue checks the model against queueing theory. With GRO the only
-// cost (deterministic D per packet), one GRO core, one-packet messages
-// arriving as a Poisson process and SoftIRQ on the same core, core 0 is an
-// M/D/1 queue: mean sojourn W = D + ρD / (2(1 − ρ)) (Pollaczek–Khinchine).
-// An M/M/1 model would give D/(1 − ρ), a model without queueing D.
-func TestMD1Queue(t *testing.T) {
-	for _, rho := range []float64{0.5, 0.7} {
-		c := DefaultConfig()
-		c.Policy, c.Workload = "same", "fixed:1000"
-		c.Host.Cores, c.Host.GROCores, c.Host.LinkGbps, c.Host.HeaderBytes = 2, []int{0}, 8000, 0
-		c.Cost = CostConfig{GRONs: 1000}
-		c.Balance.MaxGRO = 1 // no GRO batching delay: each packet goes up alone
-		c.App.Sched, c.App.Cores, c.App.Threads, c.App.PollUs = "pinned", []int{1}, 2, 1e9
-		c.Traffic.Responses = false
-		// λ = load × 1000 B/ns ÷ 1000 B per message; ρ = λ D.
-		c.Load = rho / 1000
-		c.WarmupNs, c.DurationNs, c.DrainNs = 1e6, 100e6, 1e6
-		r := mustRun(t, c)
-		d := 1000.0
-		want := d + rho*d/(2*(1-rho))
-		// +1 ns: the 8000 Gbps link still takes 1 ns per packet.
-		if got := r.LatencyNs.Mean - 1; math.Abs(got-want) > 0.04*want {
-			t.Errorf("ρ=%v: mean latency %.0f ns, M/D/1 says %.0f", rho, got, want)
-		}
-	}
-}
-
 func TestConfigSetAndYAML(t *testing.T) {
 	c := DefaultConfig()
 	for _, kv := range [][2]string{
 		{"host.cores", "48"}, {"host.gro_cores", "0, 2,4"}, {"cost.gro_ns", "850"},
 		{"balance.short_bypass", "false"}, {"duration_ns", "20ms"}, {"app.poll_us", "12.5"},
+		{"app.cores", "[1, 3]"}, {"balance.restarts", "0"}, {"app.timeslice_us", "0"}, {"traffic.grant_pkts", "2"},
 	} {
 		if err := c.Set(kv[0], kv[1]); err != nil {
 			t.Fatalf("Set(%s): %v", kv[0], err)
 		}
 	}
-	if c.Host.Cores != 48 || len(c.Host.GROCores) != 3 || c.Cost.GRONs != 850 || c.Balance.ShortBypass || c.DurationNs != 20e6 || c.App.PollUs != 12.5 {
+	if c.Host.Cores != 48 || len(c.Host.GROCores) != 3 || c.Cost.GRONs != 850 || c.Balance.ShortBypass || c.DurationNs != 20e6 || c.App.PollUs != 12.5 ||
+		len(c.App.Cores) != 2 || c.App.Cores[1] != 3 || c.Balance.Restarts != 0 || c.App.TimesliceUs != 0 || c.Traffic.GrantPkts != 2 {
 		t.Fatalf("Set did not apply: %+v", c)
 	}
 	var back Config
@@ -216,7 +194,7 @@ func TestConfigSetAndYAML(t *testing.T) {
 			t.Errorf("key %s listed but not settable", k)
 		}
 	}
-	for _, bad := range [][2]string{{"host.nope", "1"}, {"host.cores", "x"}, {"balance.fast_grants", "maybe"}, {"host.gro_cores", "1,a"}, {"host", "1"}} {
+	for _, bad := range [][2]string{{"host.nope", "1"}, {"host.cores", "x"}, {"balance.fast_grants", "maybe"}, {"host.gro_cores", "1,a"}, {"host", "1"}, {"host.gro_cores", "[0,2"}} {
 		if err := c.Set(bad[0], bad[1]); err == nil {
 			t.Errorf("Set(%s=%s) accepted", bad[0], bad[1])
 		}
@@ -239,6 +217,12 @@ func TestValidateRejects(t *testing.T) {
 		"negative cost":   func(c *Config) { c.Cost.GRONs = -1 },
 		"gen3 on 6 cores": func(c *Config) { c.Policy = "gen3"; c.Host.Cores = 6 },
 		"workload":        func(c *Config) { c.Workload = "w9" },
+		"restarts":        func(c *Config) { c.Balance.Restarts = -1 },
+		"timeslice":       func(c *Config) { c.App.TimesliceUs = -5 },
+		"grant_pkts":      func(c *Config) { c.Traffic.GrantPkts = 0 },
+		"c1_exit_ns":      func(c *Config) { c.Cost.C1ExitNs = -1 },
+		"ip_ns":           func(c *Config) { c.Cost.IPNs = -1 },
+		"xmit_ns":         func(c *Config) { c.Cost.XmitNs = -1 },
 	}
 	for name, mod := range cases {
 		c := DefaultConfig()

@@ -20,8 +20,14 @@ func (h *host) enterSoftirq(c *core) {
 	if h.now < c.deferTo && c.running >= 0 {
 		return // ksoftirqd waits behind the application thread
 	}
+	if c.running >= 0 {
+		if th := &h.threads[c.running]; th.phase == phaseXmit && th.state == tsWorking && !th.paused {
+			return // BH disabled: the thread's phaseXmit end runs the softirq
+		}
+	}
 	c.softirq = true
 	c.runStart = h.now
+	c.rounds = 0
 	if c.running >= 0 {
 		h.pause(&h.threads[c.running])
 	}
@@ -29,6 +35,8 @@ func (h *host) enterSoftirq(c *core) {
 }
 
 func (h *host) exitSoftirq(c *core) {
+	h.sendIPIs(c)
+	c.resched = false
 	c.softirq = false
 	h.appActivity(c)
 	if c.running >= 0 {
@@ -74,15 +82,27 @@ func (h *host) dispatch(c *core) {
 	)
 	for {
 		if c.hasInline {
+			p = &c.inline
+			if !h.lock(c, p) {
+				return // spins until the message's RPC lock is free
+			}
+			// homa_softirq, called from homa_gro_receive: no IP layer.
 			h.tab.SoftIRQStart(int(c.id), h.now)
-			kind, p, d = stepSoftIRQ, &c.inline, h.softirqCost(c, &c.inline)
+			h.homaSoftirqEntry(c, h.now)
+			kind, d = stepSoftIRQ, h.softirqCost(c, p)
 			break
 		}
 		if c.cur >= 0 {
 			bt := &h.batches[c.cur]
 			if c.curIdx < len(bt.pkts) {
 				p = &bt.pkts[c.curIdx]
+				if !h.lock(c, p) {
+					return // spins until the message's RPC lock is free
+				}
 				kind, d = stepSoftIRQ, h.softirqCost(c, p)
+				if c.curIdx == 0 {
+					d += h.cfg.Cost.IPNs // the IP layer, once for the batch's skb chain
+				}
 				break
 			}
 			h.tab.SoftIRQEnd(int(c.id), h.now)
@@ -97,6 +117,10 @@ func (h *host) dispatch(c *core) {
 				if c.irq {
 					d += h.cfg.Cost.InterruptNs
 					c.irq = false
+				}
+				if b.GROBusyAtEntry {
+					// homa_gro_receive starts once the interrupt is taken.
+					c.groInline = h.bal.GROStart(int(c.id), p.kind, h.now+d-h.cfg.Cost.GRONs)
 				}
 				c.polled++
 				c.pollNs += d
@@ -122,6 +146,8 @@ func (h *host) dispatch(c *core) {
 				continue
 			}
 			c.inBacklog = false
+			c.rounds++ // net_rx_action ends: its IPIs go out, and it may restart
+			h.sendIPIs(c)
 			if c.napi {
 				c.inPoll, c.polled, c.pollNs = true, 0, 0
 			}
@@ -143,6 +169,12 @@ func (h *host) dispatch(c *core) {
 		h.r.inv.CoreOverlaps++
 	}
 	c.stepKind, c.stepPkt = kind, *p
+	if kind == stepSoftIRQ && p.msg >= 0 {
+		m := &h.msgs[p.msg]
+		if m.active++; m.active > 1 {
+			h.r.rpcOverlaps++ // two cores in SoftIRQ on one message
+		}
+	}
 	c.stepAt, c.stepEnd = h.now, h.now+d
 	c.stepGen++
 	if kind == stepGRO {
@@ -157,7 +189,14 @@ func (h *host) dispatch(c *core) {
 // core with a runnable application thread, the remaining softirq work waits
 // up to slice_us for that thread (less if it blocks first).
 func (h *host) shouldDefer(c *core) bool {
-	if c.running < 0 || h.now-c.runStart < int64(h.cfg.Balance.DeferUs*1000) || !c.hasSoftirqWork() {
+	if c.running < 0 || !c.hasSoftirqWork() {
+		return false
+	}
+	b := &h.cfg.Balance
+	long := h.now-c.runStart >= int64(b.DeferUs*1000)
+	restarts := b.Restarts > 0 && c.rounds >= b.Restarts
+	resched := b.DeferOnResched && c.resched
+	if !long && !restarts && !resched {
 		return false
 	}
 	c.deferTo = h.now + int64(h.cfg.Balance.SliceUs*1000)
@@ -170,6 +209,8 @@ func (h *host) shouldDefer(c *core) bool {
 func (h *host) softirqCost(c *core, p *packet) int64 {
 	cost := &h.cfg.Cost
 	if p.msg < 0 {
+		// A GRANT for a response. The packets it allows are sent by Homa's
+		// pacer and the NIC queue, outside this receive model.
 		return cost.GrantNs
 	}
 	d := cost.SoftIRQNs
@@ -206,7 +247,16 @@ func (h *host) stepDone(c *core) {
 				h.r.inv.PacketCounts++
 			}
 		}
-		if h.bal.GROPacket(int(c.id), p.kind, h.now) {
+		var inline bool
+		if h.cfg.Balance.GROBusyAtEntry {
+			inline = c.groInline
+			if !inline {
+				h.bal.GROEnd(int(c.id), h.now)
+			} // else last_gro is stored when the inline SoftIRQ ends
+		} else {
+			inline = h.bal.GROPacket(int(c.id), p.kind, h.now)
+		}
+		if inline {
 			c.hasInline, c.inline = true, p
 			h.r.bypassed++
 		} else {
@@ -216,16 +266,26 @@ func (h *host) stepDone(c *core) {
 			}
 		}
 	case stepSoftIRQ:
+		if p.msg >= 0 {
+			h.msgs[p.msg].active--
+		}
 		if c.hasInline {
 			c.hasInline = false
 			h.softirqPacket(c, &p, true)
+			h.unlock(c, p.msg)
 			h.tab.SoftIRQEnd(int(c.id), h.now)
+			if h.cfg.Balance.GROBusyAtEntry {
+				h.bal.GROEnd(int(c.id), h.now) // homa_gro_receive returns
+			}
 		} else {
 			bt := &h.batches[c.cur]
 			c.curIdx++
 			c.backlogDone++
 			lastOfRPC := c.curIdx == len(bt.pkts) || bt.pkts[c.curIdx].msg != p.msg
 			h.softirqPacket(c, &p, lastOfRPC)
+			if p.msg >= 0 && (lastOfRPC || h.msgs[p.msg].appNeedsLock) {
+				h.unlock(c, p.msg) // homa_dispatch_pkts lets go of the RPC
+			}
 		}
 	}
 	h.dispatch(c)
@@ -252,7 +312,14 @@ func (h *host) flush(c *core) {
 	c.open = c.open[:0]
 	h.r.batches++
 	h.r.batchPkts += int64(n)
+	if h.bal.Steers(n) {
+		h.cores[target].lastChose = h.now // "homa_gro_* chose core X"
+	}
 	if int32(target) == c.id {
+		if h.cfg.Host.SameCoreBacklog {
+			c.backlog.push(bi) // enqueue_to_backlog: after the poll, no IPI
+			return
+		}
 		h.beginBatch(c, bi) // processed right away, before the poll goes on
 		return
 	}
@@ -260,7 +327,96 @@ func (h *host) flush(c *core) {
 		bt.costNs = h.batchNs(&h.cores[target], bt)
 		h.inflightNs[target] += bt.costNs
 	}
-	h.q.push(h.now+h.cfg.Cost.HandoffNs, evBatchArrive, int32(target), bi)
+	if h.cfg.Host.IPIBatching {
+		c.ipis = append(c.ipis, pendingHandoff{int32(target), bi})
+		return
+	}
+	h.handoff(int32(target), bi)
+}
+
+// handoff sends the IPI that hands batch bi to core target: it arrives after
+// the wake-up, plus a C-state exit when the target is idle.
+func (h *host) handoff(target, bi int32) {
+	d := h.cfg.Cost.HandoffNs
+	if t := &h.cores[target]; !t.softirq && t.running < 0 {
+		d += h.cfg.Cost.C1ExitNs
+	}
+	h.q.push(h.now+d, evBatchArrive, target, bi)
+}
+
+// sendIPIs sends the handoffs a softirq run queued (IPI batching): Linux
+// before Feb 2024 sent a net_rx_action's IPIs when it ended (perf#50).
+func (h *host) sendIPIs(c *core) {
+	for _, p := range c.ipis {
+		h.handoff(p.target, p.batch)
+	}
+	c.ipis = c.ipis[:0]
+}
+
+// homaSoftirqEntry pairs a homa_softirq entry on c at t with the latest
+// choice of c by a GRO core, as Homa's timetrace analyzer did for perf#49.
+func (h *host) homaSoftirqEntry(c *core, t int64) {
+	if c.lastChose < 0 {
+		return
+	}
+	if h.inWindow() {
+		h.r.homaGRO.Record(t - c.lastChose)
+	}
+	c.lastChose = -1
+}
+
+// lock takes the RPC lock of p's message for core c, or, when another core
+// holds it, makes c spin and reports false: c stays in softirq context,
+// busy, until the holder lets go (unlock). Packets of no message (GRANTs for
+// our responses) take no lock here.
+func (h *host) lock(c *core, p *packet) bool {
+	if p.msg < 0 || !h.cfg.Balance.RPCLock {
+		return true
+	}
+	m := &h.msgs[p.msg]
+	if m.lockBy < 0 || m.lockBy == c.id {
+		m.lockBy = c.id
+		return true
+	}
+	if c.spinMsg != p.msg {
+		c.spinMsg, c.spinAt = p.msg, h.now
+		m.spinners++
+		h.setActivity(c, stats.SoftIRQ)
+	}
+	return false
+}
+
+// unlock releases core c's hold on message mi's RPC lock. A thread waiting
+// to copy (APP_NEEDS_LOCK) takes it first, for the moment it needs; then the
+// core that has spun longest gets it and goes on.
+func (h *host) unlock(c *core, mi int32) {
+	if mi < 0 || !h.cfg.Balance.RPCLock {
+		return
+	}
+	m := &h.msgs[mi]
+	if m.lockBy != c.id {
+		return
+	}
+	m.lockBy = -1
+	if m.appNeedsLock && m.owner >= 0 {
+		h.resume(&h.threads[m.owner]) // takes and drops the lock if it can run now
+	}
+	if m.spinners == 0 {
+		return
+	}
+	var next *core
+	for i := range h.cores {
+		if s := &h.cores[i]; s.spinMsg == mi && (next == nil || s.spinAt < next.spinAt) {
+			next = s
+		}
+	}
+	m.spinners--
+	next.spinMsg = -1
+	if h.inWindow() {
+		h.r.spinNs += h.now - next.spinAt
+	}
+	m.lockBy = next.id
+	h.dispatch(next)
 }
 
 func (h *host) batchArrives(c *core, bi int32) {
@@ -321,6 +477,7 @@ func (h *host) beginBatch(c *core, bi int32) {
 	if h.inWindow() {
 		h.r.groToSoftirq.Record(h.now - bt.flushed)
 	}
+	h.homaSoftirqEntry(c, h.now+h.cfg.Cost.IPNs) // homa_softirq starts after the IP layer
 	p := bt.pkts
 	key := func(i int) int {
 		if p[i].msg < 0 || p[i].kind == balance.WholeData {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math"
 	"math/bits"
 
 	"github.com/homalb/homalb/balance"
@@ -25,6 +26,7 @@ func (h *host) makeReady(i int32) {
 	ti := h.waiters.remove(h.bal.ChooseThread(h.waiters.coreList(), h.now))
 	th := &h.threads[ti]
 	h.assign(ti, i)
+	th.homaRecord, th.handedAt = true, h.now // homa_rpc_handoff to a waiting thread
 	if th.state == tsPolling {
 		th.gen++ // its poll deadline no longer matters
 		th.state, th.phase = tsWorking, phaseWake
@@ -90,6 +92,7 @@ func (h *host) assign(ti, mi int32) {
 	th.msg = mi
 	th.chunk = min(m.processed-m.copied, int32(h.cfg.App.CopyPackets*h.cfg.Host.MTUPayload))
 	th.needRecord = true
+	th.homaRecord = false
 }
 
 func (h *host) pause(th *thread) {
@@ -123,6 +126,27 @@ func (h *host) resume(th *thread) {
 	if th.state != tsWorking || !th.paused || h.cores[th.core].softirq {
 		return // softirq context resumes it when it leaves the core
 	}
+	if th.needRecord && th.phase == phaseCopy {
+		if th.homaRecord {
+			th.homaRecord = false // the thread has found its message
+			if h.inWindow() {
+				h.r.homaApp.Record(h.now - th.handedAt)
+			}
+		}
+		// homa_copy_to_user takes the RPC lock to collect the packets, then
+		// copies without it. While SoftIRQ holds the lock the thread spins
+		// on its core and asks for it (APP_NEEDS_LOCK); unlock resumes it.
+		if m := &h.msgs[th.msg]; h.cfg.Balance.RPCLock {
+			if m.lockBy >= 0 {
+				th.lockWait, m.appNeedsLock = true, true
+				return
+			}
+			th.lockWait, m.appNeedsLock = false, false
+			if m.active > 0 {
+				h.r.rpcOverlaps++ // took the lock during a SoftIRQ step on the message
+			}
+		}
+	}
 	th.paused = false
 	if th.needRecord && th.phase == phaseCopy {
 		// The copy starts now: take every byte that is ready by now.
@@ -130,6 +154,9 @@ func (h *host) resume(th *thread) {
 		m := &h.msgs[th.msg]
 		th.chunk = min(m.processed-m.copied, int32(h.cfg.App.CopyPackets*h.cfg.Host.MTUPayload))
 		th.remaining = h.cfg.Cost.RecvNs + h.copyNs(th.chunk)
+		if h.inWindow() {
+			h.r.recvAppNs += th.remaining
+		}
 	}
 	th.workEnd = h.now + th.remaining
 	th.runSince = h.now
@@ -168,42 +195,77 @@ func (h *host) phaseDone(ti int32) {
 		}
 		th.respSize, th.respFlow = m.size, m.flow
 		h.deliver(th.msg)
-		if h.cfg.Cost.AppNs > 0 {
+		if d := h.serviceNs(m.size); d > 0 {
 			th.phase = phaseService
-			th.remaining = h.cfg.Cost.AppNs
+			th.remaining = d
 			th.paused = true
 			h.resume(th)
 			return
 		}
-		h.respond(th)
-		h.threadWait(ti)
+		h.xmit(ti)
 	case phaseService:
+		h.xmit(ti)
+	case phaseXmit:
 		h.respond(th)
 		h.threadWait(ti)
+		if c := &h.cores[th.core]; c.hasSoftirqWork() && !c.softirq {
+			h.enterSoftirq(c) // softirq held off by the transmission runs now
+		}
 	}
 }
 
+// xmit has the thread transmit its response's unscheduled packets, as
+// homa_sendmsg does with the RPC locked (spin_lock_bh): softirq on its core
+// waits until it is done (enterSoftirq).
+func (h *host) xmit(ti int32) {
+	th := &h.threads[ti]
+	d := h.xmitNs(th.respSize)
+	if d == 0 {
+		h.respond(th)
+		h.threadWait(ti)
+		return
+	}
+	h.tab.AppActive(int(th.core), h.now) // homa_sendmsg marks its core app-active on entry
+	th.phase = phaseXmit
+	th.remaining = d
+	th.paused = true
+	h.resume(th)
+}
+
+// xmitNs is the time to transmit the unscheduled packets of a response of
+// size bytes; the rest goes out from SoftIRQ as its GRANTs arrive.
+func (h *host) xmitNs(size int32) int64 {
+	if !h.cfg.Traffic.Responses || h.cfg.Cost.XmitNs == 0 {
+		return 0
+	}
+	mtu := int32(h.cfg.Host.MTUPayload)
+	unsched := min(size, int32(h.cfg.Traffic.UnschedBytes))
+	return int64((unsched+mtu-1)/mtu) * h.cfg.Cost.XmitNs
+}
+
 // respond sends the response (as large as the request); for one larger than
-// the unscheduled bytes the client's GRANTs come back to this host, one per
-// scheduled packet, from one RTT after the response starts.
+// the unscheduled bytes the client's GRANTs come back to this host from one
+// RTT after the response starts, one per traffic.grant_pkts scheduled
+// packets: the client's SoftIRQ grants once per RPC per batch.
 func (h *host) respond(th *thread) {
 	h.tab.AppActive(int(th.core), h.now)
 	if !h.cfg.Traffic.Responses || int(th.respSize) <= h.cfg.Traffic.UnschedBytes {
 		return
 	}
-	mtu := h.cfg.Host.MTUPayload
-	n := (int(th.respSize) - h.cfg.Traffic.UnschedBytes + mtu - 1) / mtu
+	mtu, per := h.cfg.Host.MTUPayload, h.cfg.Traffic.GrantPkts
+	pkts := (int(th.respSize) - h.cfg.Traffic.UnschedBytes + mtu - 1) / mtu
+	n := (pkts + per - 1) / per
 	h.q.push(h.now+h.cfg.Traffic.RTTNs, evRespGrant, int32(th.respFlow), int32(n))
 }
 
 // respGrant delivers one GRANT of a response to the NIC; flow is the
 // request's flow hash as int32 bits, left counts this GRANT and those that
-// follow, one per packet time.
+// follow, one per traffic.grant_pkts packet times.
 func (h *host) respGrant(flow, left int32) {
 	p := packet{msg: -1, idx: -1, flow: uint32(flow), kind: balance.Grant}
 	h.nicArrival(&p)
 	if left > 1 {
-		h.q.push(h.now+h.mtuLinkNs, evRespGrant, flow, left-1)
+		h.q.push(h.now+h.mtuLinkNs*int64(h.cfg.Traffic.GrantPkts), evRespGrant, flow, left-1)
 	}
 }
 
@@ -268,6 +330,9 @@ func (h *host) release(c *core) {
 		th.state = tsWorking
 		h.appActivity(c)
 		h.resume(th)
+		if c.runq.len() > 0 {
+			h.armSlice(c)
+		}
 		return
 	}
 	if !c.softirq {
@@ -309,10 +374,14 @@ func (h *host) wake(ti int32) {
 	th.remaining = 0 // set by resume when the copy starts
 	th.paused = true
 	c := &h.cores[target]
+	if c.softirq {
+		c.resched = true // need_resched: net_rx_action stops at its next check
+	}
 	if c.running >= 0 {
 		other := &h.threads[c.running]
 		if other.state != tsPolling {
 			c.runq.push(ti)
+			h.armSlice(c)
 			return
 		}
 		other.state = tsSleeping // a polling thread yields the core and sleeps
@@ -344,4 +413,56 @@ func (h *host) deliver(mi int32) {
 	}
 	m.live = false
 	h.freeMsgs = append(h.freeMsgs, mi)
+}
+
+// armSlice starts a CFS time slice on core c, whose thread now has company
+// in the run queue: when it ends, the running thread yields (sliceEnd).
+func (h *host) armSlice(c *core) {
+	if h.cfg.App.TimesliceUs <= 0 || c.sliceSet {
+		return
+	}
+	c.sliceSet = true
+	c.sliceGen++
+	h.q.push(h.now+int64(h.cfg.App.TimesliceUs*1000), evSlice, c.id, c.sliceGen)
+}
+
+// sliceEnd ends a time slice: the running thread goes to the back of the
+// run queue and the next one runs. A thread holds no RPC lock while it runs
+// (it drops the lock before it copies), so preempting it blocks no one.
+func (h *host) sliceEnd(c *core, gen int32) {
+	if gen != c.sliceGen {
+		return
+	}
+	c.sliceSet = false
+	if c.runq.len() == 0 || c.running < 0 {
+		return
+	}
+	if c.softirq {
+		h.armSlice(c) // the scheduler runs when softirq context ends; check again then
+		return
+	}
+	prev := &h.threads[c.running]
+	if prev.phase == phaseXmit && prev.state == tsWorking && !prev.paused {
+		h.armSlice(c) // spin_lock_bh holds off the scheduler too
+		return
+	}
+	h.pause(prev)
+	prev.state = tsRunnable
+	c.runq.push(prev.id)
+	h.release(c) // the next thread runs; prev waits its turn
+	h.r.slices++
+	if c.runq.len() > 0 {
+		h.armSlice(c)
+	}
+}
+
+// serviceNs is a thread's work after a message's last byte: the service
+// time, then copying the response (as large as the request) into packets
+// when there is one.
+func (h *host) serviceNs(size int32) int64 {
+	d := h.cfg.Cost.AppNs
+	if h.cfg.Traffic.Responses {
+		d += int64(math.Round(float64(size) * h.cfg.Cost.SendNsPerKB / 1024))
+	}
+	return d
 }

@@ -174,3 +174,6 @@ func (c *CoreTime) HotspotFrac() float64 {
 
 // Violations counts Set calls whose time went backwards (must be 0).
 func (c *CoreTime) Violations() int64 { return c.violations }
+
+// Window returns the length of the measurement window in ns.
+func (c *CoreTime) Window() int64 { return c.to - c.from }

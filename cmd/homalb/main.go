@@ -39,7 +39,7 @@ and the policies that came before and after them.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
-	root.AddCommand(newCompareCmd(), newSimCmd(), newSweepCmd(), newMergeCmd(), newTableCmd(), newVersusCmd(), newPoliciesCmd(), newWorkloadCmd(), newReportCmd(), newTraceCmd())
+	root.AddCommand(newCompareCmd(), newSimCmd(), newSweepCmd(), newMergeCmd(), newTableCmd(), newVersusCmd(), newPoliciesCmd(), newWorkloadCmd(), newReportCmd(), newTraceCmd(), newValidateCmd())
 	root.AddCommand(newServeCmd(), newLoadCmd(), newBenchCmd())
 	return root
 }

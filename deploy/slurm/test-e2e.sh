@@ -54,7 +54,15 @@ cleanup() {
 	set +e
 	if [[ -n $work && -f $work/slurm.conf ]] && ((${#pids[@]} > 0)); then
 		# Jobs first, so that no slurmstepd outlives its slurmd.
-		SLURM_CONF=$work/slurm.conf scancel --quiet --full --signal=KILL $(SLURM_CONF=$work/slurm.conf squeue -h -o %A 2>/dev/null) 2>/dev/null
+		local jobs
+		mapfile -t jobs < <(SLURM_CONF=$work/slurm.conf squeue -h -o %A 2>/dev/null)
+		if ((${#jobs[@]} > 0)); then
+			SLURM_CONF=$work/slurm.conf scancel --quiet "${jobs[@]}"
+			for _ in $(seq 50); do
+				[[ -z $(SLURM_CONF=$work/slurm.conf squeue -h -o %A 2>/dev/null) ]] && break
+				sleep 0.1
+			done
+		fi
 	fi
 	local p
 	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
@@ -246,7 +254,8 @@ wait_gone "${jid}_$victim" 60
 kept=$(json_runs "$runs")
 say "killed task $victim (pid $pid) with SIGKILL after it wrote $kept of $per_shard runs: $(state_of "${jid}_$victim")"
 ((kept >= 1 && kept < per_shard)) || fail "task $victim finished $kept of $per_shard runs before the kill landed; the test needs a kill mid-run"
-(cd "$runs" && stat -c '%n %i %Y' -- *.json && sha256sum -- *.json) >"$work/kept.before"
+mapfile -t kept_files < <(cd "$runs" && ls -- *.json)
+(cd "$runs" && stat -c '%n %i %Y' -- "${kept_files[@]}" && sha256sum -- "${kept_files[@]}") >"$work/kept.before"
 
 wait_gone "$jid" 300
 for t in 0 2 3; do
@@ -270,7 +279,7 @@ s=$(state_of "${rid}_$victim")
 [[ $s == "JobState=COMPLETED ExitCode=0:0" ]] || fail "resubmitted task $victim: $s: $(tail -n 3 "$work/log/resubmit-$victim.out")"
 want="$per_shard in this shard: $((per_shard - kept)) ran, $kept already done"
 grep -q "$want" "$work/log/resubmit-$victim.out" || fail "resubmitted task $victim: want '$want', got: $(head -n 1 "$work/log/resubmit-$victim.out")"
-(cd "$runs" && stat -c '%n %i %Y' -- $(awk 'NF == 3 {print $1}' "$work/kept.before") && sha256sum -- $(awk 'NF == 3 {print $1}' "$work/kept.before")) >"$work/kept.after"
+(cd "$runs" && stat -c '%n %i %Y' -- "${kept_files[@]}" && sha256sum -- "${kept_files[@]}") >"$work/kept.after"
 cmp -s "$work/kept.before" "$work/kept.after" || fail "the runs task $victim wrote before the kill were rewritten: $(diff "$work/kept.before" "$work/kept.after" | head -n 4)"
 say "resubmitted task $victim as job $rid: $want; the $kept kept run files are untouched (inode, mtime, sha256)"
 

@@ -118,9 +118,11 @@ type BalanceConfig struct {
 	DeferUs     float64 `yaml:"defer_us" json:"defer_us"`       // softirq run longer than this is deferred to ksoftirqd
 	SliceUs     float64 `yaml:"slice_us" json:"slice_us"`       // how long deferred softirq work waits for an app thread
 	// Restarts is __do_softirq's MAX_SOFTIRQ_RESTART: after this many
-	// rounds (a NAPI poll and a turn of the backlog) in one run, the rest of
-	// the work goes to ksoftirqd; 0: no limit.
-	Restarts int `yaml:"restarts" json:"restarts"`
+	// restarts of net_rx_action in one run (one each time it spends
+	// NetdevBudget packets), the rest of the work goes to ksoftirqd; 0: no
+	// limit.
+	Restarts     int `yaml:"restarts" json:"restarts"`
+	NetdevBudget int `yaml:"netdev_budget" json:"netdev_budget"` // packets per net_rx_action (Linux netdev_budget)
 	// DeferOnResched: a softirq run also stops, leaving the rest to
 	// ksoftirqd, when a thread woken onto its core needs it (need_resched).
 	DeferOnResched bool `yaml:"defer_on_resched" json:"defer_on_resched"`
@@ -159,7 +161,7 @@ func ProfileConfig(profile string) (Config, error) {
 		Traffic: TrafficConfig{Senders: 39, Ports: 3, UnschedBytes: 60000, GrantWindow: 60000, MaxOvercommit: 8, RTTNs: 8000,
 			Responses: true, MaxMessage: 1_000_000, GrantPkts: 4},
 		Balance: BalanceConfig{BusyUs: 100, GROBusyUs: -1, MaxGRO: 20, NAPIBudget: 64, ShortBypass: true, FastGrants: true, SameCore: true,
-			ScanCores: 4, DeferUs: 2000, SliceUs: 6000, Restarts: 10, DeferOnResched: true, GROBusyAtEntry: true, RPCLock: true},
+			ScanCores: 4, DeferUs: 2000, SliceUs: 6000, Restarts: 10, NetdevBudget: 300, DeferOnResched: true, GROBusyAtEntry: true, RPCLock: true},
 	}
 	switch profile {
 	case "xl170":
@@ -225,6 +227,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("balance windows must not be negative (gro_busy_us may be -1, defer_us must be positive)")
 	case c.Balance.Restarts < 0:
 		return fmt.Errorf("balance.restarts %d must not be negative (0: no limit)", c.Balance.Restarts)
+	case c.Balance.NetdevBudget <= 0:
+		return fmt.Errorf("balance.netdev_budget %d must be positive (Linux: 300)", c.Balance.NetdevBudget)
 	case c.App.TimesliceUs < 0:
 		return fmt.Errorf("app.timeslice_us %v must not be negative (0: no time slicing)", c.App.TimesliceUs)
 	case c.Traffic.GrantPkts <= 0:

@@ -23,7 +23,8 @@ func TestLinkSlotMatchesQueue(t *testing.T) {
 		"idle-w1-50": func(c *Config) { c.Policy, c.Workload, c.Load = "idle", "w1", 0.5 },
 		"same-w1-90": func(c *Config) { c.Policy, c.Workload, c.Load = "same", "w1", 0.9 },
 		"rps-w2-pin": func(c *Config) {
-			c.Policy, c.Workload, c.App.Sched, c.App.Cores, c.App.Threads = "rps", "w2", "pinned", []int{2, 5, 9}, 6
+			// Light enough for 6 threads on 3 cores to keep up with W2.
+			c.Policy, c.Workload, c.Load, c.App.Sched, c.App.Cores, c.App.Threads = "rps", "w2", 0.1, "pinned", []int{2, 5, 9}, 6
 		},
 		"oracle-c6525": func(c *Config) {
 			p, _ := ProfileConfig("c6525-100g")

@@ -97,7 +97,7 @@ const (
 	phaseWake    uint8 = iota // a polling thread notices the handoff
 	phaseCopy                 // receive call + copy of one chunk
 	phaseService              // the application's service time and the copy of its response
-	phaseXmit                 // transmitting the response's unscheduled packets: RPC locked, BH off
+	phaseXmit                 // transmitting the response's unscheduled packets: BH off within each packet
 )
 
 type thread struct {
@@ -140,7 +140,7 @@ type core struct {
 	stepEnd  int64 // end of the current step
 	runStart int64 // start of the current continuous softirq run
 	deferTo  int64 // ksoftirqd: softirq waits for the app until then
-	rounds   int   // rounds (NAPI poll + backlog turn) of the current softirq run
+	runPkts  int   // packets through GRO or SoftIRQ in the current softirq run
 	resched  bool  // a thread was woken onto the core during the softirq run
 	spinMsg  int32 // message whose RPC lock the core spins on; −1 none
 	spinAt   int64 // when it started spinning
@@ -150,7 +150,8 @@ type core struct {
 	groInline bool             // the GRO step in progress bypasses to SoftIRQ
 	ipis      []pendingHandoff // handoffs waiting for the end of the run (IPI batching)
 	sliceGen  int32
-	sliceSet  bool // a time-slice event is pending
+	sliceSet  bool  // a time-slice event is pending
+	bhWake    int64 // a softirq held off by a thread's transmission retries then; 0 none
 
 	channel int32 // NIC channel served; −1 none
 	ring    ring[packet]

@@ -131,11 +131,11 @@ func TestTimeslices(t *testing.T) {
 	}
 }
 
-// ksoftirqd takes over after balance.restarts rounds in one softirq run,
-// when a thread waits for the core.
+// ksoftirqd takes over after balance.restarts restarts (one per
+// netdev_budget packets) in one softirq run, when a thread waits for the core.
 func TestRestartLimitDefers(t *testing.T) {
 	c := short("same", "w4", 0.9)
-	c.Balance.Restarts, c.Balance.DeferOnResched = 1, false
+	c.Balance.Restarts, c.Balance.NetdevBudget, c.Balance.DeferOnResched = 1, 8, false
 	if r := mustRun(t, c); r.Deferrals == 0 {
 		t.Error("no deferral with a restart limit of 1")
 	}

@@ -218,6 +218,7 @@ func TestValidateRejects(t *testing.T) {
 		"gen3 on 6 cores": func(c *Config) { c.Policy = "gen3"; c.Host.Cores = 6 },
 		"workload":        func(c *Config) { c.Workload = "w9" },
 		"restarts":        func(c *Config) { c.Balance.Restarts = -1 },
+		"netdev_budget":   func(c *Config) { c.Balance.NetdevBudget = 0 },
 		"timeslice":       func(c *Config) { c.App.TimesliceUs = -5 },
 		"grant_pkts":      func(c *Config) { c.Traffic.GrantPkts = 0 },
 		"c1_exit_ns":      func(c *Config) { c.Cost.C1ExitNs = -1 },

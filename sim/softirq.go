@@ -20,14 +20,12 @@ func (h *host) enterSoftirq(c *core) {
 	if h.now < c.deferTo && c.running >= 0 {
 		return // ksoftirqd waits behind the application thread
 	}
-	if c.running >= 0 {
-		if th := &h.threads[c.running]; th.phase == phaseXmit && th.state == tsWorking && !th.paused {
-			return // BH disabled: the thread's phaseXmit end runs the softirq
-		}
+	if c.running >= 0 && h.bhHeldOff(c, &h.threads[c.running]) {
+		return
 	}
 	c.softirq = true
 	c.runStart = h.now
-	c.rounds = 0
+	c.runPkts = 0
 	if c.running >= 0 {
 		h.pause(&h.threads[c.running])
 	}
@@ -146,8 +144,7 @@ func (h *host) dispatch(c *core) {
 				continue
 			}
 			c.inBacklog = false
-			c.rounds++ // net_rx_action ends: its IPIs go out, and it may restart
-			h.sendIPIs(c)
+			h.sendIPIs(c) // net_rx_action ends: its IPIs go out
 			if c.napi {
 				c.inPoll, c.polled, c.pollNs = true, 0, 0
 			}
@@ -185,6 +182,31 @@ func (h *host) dispatch(c *core) {
 	h.q.push(h.now+d, evCoreStep, c.id, c.stepGen)
 }
 
+// bhHeldOff reports whether softirq on c must wait for thread th, which is
+// transmitting a packet with BH disabled (dev_queue_xmit; Homa holds no RPC
+// lock while it transmits since Jan 2023, perf#44). BH is enabled again
+// between packets, every cost.xmit_ns of the phase: the softirq runs at the
+// next such boundary (a retry event), or when the phase ends.
+func (h *host) bhHeldOff(c *core, th *thread) bool {
+	if th.phase != phaseXmit || th.state != tsWorking || th.paused {
+		return false
+	}
+	chunk := h.cfg.Cost.XmitNs
+	ran := h.now - th.runSince
+	if ran > 0 && ran%chunk == 0 {
+		return false // between two packets
+	}
+	next := th.runSince + (ran/chunk+1)*chunk
+	if next >= th.workEnd {
+		return true // the phase's end runs the softirq (phaseDone)
+	}
+	if c.bhWake != next {
+		c.bhWake = next
+		h.q.push(next, evDeferEnd, c.id, 0)
+	}
+	return true
+}
+
 // shouldDefer models ksoftirqd: after a softirq run longer than defer_us on a
 // core with a runnable application thread, the remaining softirq work waits
 // up to slice_us for that thread (less if it blocks first).
@@ -193,9 +215,12 @@ func (h *host) shouldDefer(c *core) bool {
 		return false
 	}
 	b := &h.cfg.Balance
+	// __do_softirq restarts net_rx_action each time it spends its budget
+	// (netdev_budget packets) and checks, at each restart, its time limit,
+	// need_resched and its restart count.
 	long := h.now-c.runStart >= int64(b.DeferUs*1000)
-	restarts := b.Restarts > 0 && c.rounds >= b.Restarts
-	resched := b.DeferOnResched && c.resched
+	restarts := b.Restarts > 0 && c.runPkts >= b.Restarts*b.NetdevBudget
+	resched := b.DeferOnResched && c.resched && c.runPkts >= b.NetdevBudget
 	if !long && !restarts && !resched {
 		return false
 	}
@@ -227,6 +252,7 @@ func (h *host) softirqCost(c *core, p *packet) int64 {
 func (h *host) stepDone(c *core) {
 	kind, p := c.stepKind, c.stepPkt
 	c.stepKind = stepNone
+	c.runPkts++
 	if h.tr != nil && h.now >= h.trFrom && c.stepAt < h.trTo {
 		st := Step{Core: int(c.id), Start: c.stepAt, End: h.now, Msg: -1, Pkt: p.idx, Kind: StepGRO}
 		if p.msg >= 0 {

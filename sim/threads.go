@@ -215,8 +215,8 @@ func (h *host) phaseDone(ti int32) {
 }
 
 // xmit has the thread transmit its response's unscheduled packets, as
-// homa_sendmsg does with the RPC locked (spin_lock_bh): softirq on its core
-// waits until it is done (enterSoftirq).
+// homa_sendmsg does: each packet's transmission runs with BH disabled, so
+// softirq on its core waits for the packet in progress (bhHeldOff).
 func (h *host) xmit(ti int32) {
 	th := &h.threads[ti]
 	d := h.xmitNs(th.respSize)
@@ -442,10 +442,6 @@ func (h *host) sliceEnd(c *core, gen int32) {
 		return
 	}
 	prev := &h.threads[c.running]
-	if prev.phase == phaseXmit && prev.state == tsWorking && !prev.paused {
-		h.armSlice(c) // spin_lock_bh holds off the scheduler too
-		return
-	}
 	h.pause(prev)
 	prev.state = tsRunnable
 	c.runq.push(prev.id)

@@ -39,7 +39,7 @@ var (
 // a scenario that could not run at all (a bug, not a failed check).
 func Run(m Mode) ([]Check, error) {
 	var out []Check
-	for _, f := range []func(Mode) ([]Check, error){perf49, timeline, receiveCPU, oneMessage, c6525Latency, md1} {
+	for _, f := range []func(Mode) ([]Check, error){perf49, perf49Slowdown, timeline, receiveCPU, oneMessage, c6525Latency, md1} {
 		cs, err := f(m)
 		if err != nil {
 			return out, err

@@ -29,8 +29,8 @@ func TestChecksPass(t *testing.T) {
 			t.Errorf("gap %q names no check", g)
 		}
 	}
-	if len(checks) < 14 {
-		t.Errorf("%d checks, want every published observation (at least 14)", len(checks))
+	if len(checks) < 17 {
+		t.Errorf("%d checks, want every published observation (at least 17)", len(checks))
 	}
 }
 

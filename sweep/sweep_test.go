@@ -12,7 +12,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testenv.UseSharedWorkloads()
+	testenv.UseBuiltinWorkloads()
 	os.Exit(m.Run())
 }
 

@@ -8,9 +8,9 @@ import (
 	"testing"
 )
 
-// testPath finds the published tables from this package's directory
-// (/work/main/workload -> /work/shared/workloads).
-var testPath = []string{"../../shared/workloads"}
+// testPath selects the built-in tables whatever $HOMALB_WORKLOADS says: an
+// empty, non-nil search path.
+var testPath = []string{}
 
 func mustResolve(t testing.TB, spec string, o Options) Dist {
 	t.Helper()

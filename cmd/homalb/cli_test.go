@@ -13,7 +13,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testenv.UseSharedWorkloads()
+	testenv.UseBuiltinWorkloads()
 	os.Exit(m.Run())
 }
 

@@ -15,7 +15,6 @@ import (
 	"github.com/homalb/homalb/report"
 	"github.com/homalb/homalb/rx"
 	"github.com/homalb/homalb/rx/loadgen"
-	"github.com/homalb/homalb/sim"
 )
 
 func newBenchCmd() *cobra.Command {
@@ -97,11 +96,9 @@ the server: on a small host its work shows in the results.
 				results = append(results, r)
 			}
 			var ok []*realResult
-			var sims []*sim.Result
 			for _, r := range results {
 				if r != nil {
 					ok = append(ok, r)
-					sims = append(sims, &r.Result)
 				}
 			}
 			if lf.jsonOut != "" {
@@ -112,7 +109,11 @@ the server: on a small host its work shows in the results.
 			if htmlOut != "" {
 				title := fmt.Sprintf("homalb bench: %s at %.0f RPC/s on loopback", lf.workload, lcfg.Rate)
 				if err := writeOutput(htmlOut, out, func(w io.Writer) error {
-					return report.WriteHTML(w, sims, report.Options{Title: title})
+					rs, err := report.Results(ok)
+					if err != nil {
+						return err
+					}
+					return report.WriteHTML(w, rs, report.Options{Title: title})
 				}); err != nil {
 					return fmt.Errorf("bench: %w", err)
 				}

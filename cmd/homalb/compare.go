@@ -21,6 +21,7 @@ func newCompareCmd() *cobra.Command {
 	var policies []string
 	var jsonOut, csvOut, htmlOut string
 	var seeds int
+	var chartPolicies []string
 	cmd := &cobra.Command{
 		Use:   "compare",
 		Short: "Run every policy on the same scenario and seed, and compare them (the main job)",
@@ -64,7 +65,7 @@ the intervals separate. (For more, use 'homalb sweep'.)`,
 			if err := base.Check(); err != nil {
 				return badInput(err)
 			}
-			if err := oneStdout([2]string{"json", jsonOut}, [2]string{"csv", csvOut}, [2]string{"html", htmlOut}); err != nil {
+			if err := checkOutputs([2]string{"json", jsonOut}, [2]string{"csv", csvOut}, [2]string{"html", htmlOut}); err != nil {
 				return badInput(err)
 			}
 			out := cmd.OutOrStdout()
@@ -91,7 +92,13 @@ the intervals separate. (For more, use 'homalb sweep'.)`,
 				}
 			}
 			if csvOut != "" {
-				if err := writeOutput(csvOut, out, func(w io.Writer) error { return report.WriteCSV(w, ok) }); err != nil {
+				if err := writeOutput(csvOut, out, func(w io.Writer) error {
+					rs, err := report.Results(ok)
+					if err != nil {
+						return err
+					}
+					return report.WriteCSV(w, rs)
+				}); err != nil {
 					return err
 				}
 			}
@@ -104,7 +111,11 @@ the intervals separate. (For more, use 'homalb sweep'.)`,
 					}
 				}
 				if err := writeOutput(htmlOut, out, func(w io.Writer) error {
-					return report.WriteHTML(w, first, report.Options{Title: title})
+					rs, err := report.Results(first)
+					if err != nil {
+						return err
+					}
+					return report.WriteHTML(w, rs, report.Options{Title: title, Policies: chartPolicies})
 				}); err != nil {
 					return err
 				}
@@ -124,6 +135,7 @@ the intervals separate. (For more, use 'homalb sweep'.)`,
 	cmd.Flags().StringVar(&jsonOut, "json", "", "write the results as a JSON array to `FILE` (- for stdout)")
 	cmd.Flags().StringVar(&csvOut, "csv", "", "write the slowdown by size as CSV to `FILE`, one row per policy and size bucket (- for stdout)")
 	cmd.Flags().StringVar(&htmlOut, "html", "", "write an HTML report with charts to `FILE` (- for stdout; see 'homalb report')")
+	cmd.Flags().StringSliceVar(&chartPolicies, "chart-policies", nil, "policies drawn in the --html slowdown chart, comma-separated, or all (default: gen2, gen3 and the best other policy)")
 	_ = cmd.RegisterFlagCompletionFunc("policies", fixedCompletion(balance.Names()...))
 	return cmd
 }

@@ -1,16 +1,15 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/homalb/homalb/report"
 	"github.com/homalb/homalb/sim"
+	"github.com/homalb/homalb/stats"
 )
 
 func newSimCmd() *cobra.Command {
@@ -39,7 +38,7 @@ then the flags, then each --set key=value. --print-config shows every key.`,
 			if err := cfg.Check(); err != nil {
 				return badInput(err)
 			}
-			if err := oneStdout([2]string{"json", jsonOut}, [2]string{"csv", csvOut}); err != nil {
+			if err := checkOutputs([2]string{"json", jsonOut}, [2]string{"csv", csvOut}); err != nil {
 				return badInput(err)
 			}
 			out := cmd.OutOrStdout()
@@ -60,7 +59,11 @@ then the flags, then each --set key=value. --print-config shows every key.`,
 			}
 			if csvOut != "" {
 				if err := writeOutput(csvOut, out, func(w io.Writer) error {
-					return report.WriteCSV(w, []*sim.Result{res})
+					rs, err := report.Results(res)
+					if err != nil {
+						return err
+					}
+					return report.WriteCSV(w, rs)
 				}); err != nil {
 					return err
 				}
@@ -75,23 +78,6 @@ then the flags, then each --set key=value. --print-config shows every key.`,
 	cmd.Flags().StringVar(&jsonOut, "json", "", "write the result as JSON to `FILE` (- for stdout, instead of the text report)")
 	cmd.Flags().StringVar(&csvOut, "csv", "", "write the slowdown by size as CSV to `FILE`, one row per size bucket (- for stdout)")
 	return cmd
-}
-
-// writeJSON writes v, indented, to path ("-" for w).
-func writeJSON(path string, w io.Writer, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	data = append(data, '\n')
-	if path == "-" {
-		_, err = w.Write(data)
-		return err
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		return fmt.Errorf("json: %w", err)
-	}
-	return nil
 }
 
 func us(ns int64) string { return fmt.Sprintf("%.1f", float64(ns)/1000) }
@@ -133,11 +119,11 @@ func printResult(w io.Writer, r *sim.Result) error {
 
 // thin keeps at most n buckets, evenly spread over the cumulative fraction,
 // always keeping the last; the JSON output has them all.
-func thin(b []sim.Bucket, n int) []sim.Bucket {
+func thin(b []stats.Bucket, n int) []stats.Bucket {
 	if len(b) <= n {
 		return b
 	}
-	var out []sim.Bucket
+	var out []stats.Bucket
 	next := 0.0
 	for i, x := range b {
 		if x.CumFrac >= next || i == len(b)-1 {

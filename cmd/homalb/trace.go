@@ -135,10 +135,27 @@ func traceRun(cfg sim.Config, from, to, margin int64, w, stderr io.Writer) (repo
 		},
 	})
 	bar := newProgress(stderr, "simulating", []int64{runEnd(&run)})
-	_, err = sim.RunWith(run, sim.RunOptions{Progress: bar.hook(0), Tracer: tw, TraceFrom: from, TraceTo: to})
+	_, err = sim.RunWith(run, sim.RunOptions{Progress: bar.hook(0), Tracer: simSteps{tw}, TraceFrom: from, TraceTo: to})
 	bar.finish()
 	if cerr := tw.Close(); err == nil {
 		err = cerr
 	}
 	return tw.Stats(), err
+}
+
+// simSteps passes the simulator's steps to a trace writer, which knows
+// nothing of the simulator.
+type simSteps struct{ w *report.TraceWriter }
+
+// traceKinds maps the simulator's step kinds to the trace's.
+var traceKinds = [...]report.TraceKind{
+	sim.StepGRO:     report.TraceGRO,
+	sim.StepSoftIRQ: report.TraceSoftIRQ,
+	sim.StepCopy:    report.TraceCopy,
+	sim.StepService: report.TraceService,
+}
+
+func (a simSteps) Step(s sim.Step) {
+	a.w.Step(report.TraceStep{Core: s.Core, Kind: traceKinds[s.Kind], Start: s.Start, End: s.End,
+		Msg: s.Msg, Pkt: s.Pkt, Bytes: s.Bytes, Inline: s.Inline, Delivered: s.Delivered})
 }

@@ -34,8 +34,8 @@ type coreAcct struct {
 	total  [numActivities]int64
 	winIdx int64
 	winBsy int64
-	winEnd int64   // end of window winIdx
-	winBin int     // the timeline bin holding window winIdx
+	winEnd int64     // end of window winIdx
+	winBin int       // the timeline bin holding window winIdx
 	bins   []int64   // busy ns per timeline bin
 	peak   []float64 // per timeline bin, the busy fraction of its busiest window
 }

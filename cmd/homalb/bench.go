@@ -50,7 +50,7 @@ the server: on a small host its work shows in the results.
 			sf.queue, sf.timeout = rx.DefaultQueueDepth, rx.DefaultMessageTimeout
 			sf.faults = faultFlags{seed: 1} // faults apply to the clients (--loss …)
 			lf.unsched, lf.overcommit = sf.unsched, sf.overcommit
-			if err := oneStdout([2]string{"json", lf.jsonOut}, [2]string{"html", htmlOut}); err != nil {
+			if err := checkOutputs([2]string{"json", lf.jsonOut}, [2]string{"html", htmlOut}); err != nil {
 				return badInput(fmt.Errorf("bench: %w", err))
 			}
 			runs, skipped, err := benchPlan(&sf, policies)

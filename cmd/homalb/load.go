@@ -63,7 +63,7 @@ func (f *loadFlags) register(fl *pflag.FlagSet, defaultDuration time.Duration) {
 	fl.Float64Var(&f.link, "link-gbps", 0, "link rate of the slowdown's ideal, Gbps (0: measured)")
 	fl.DurationVar(&f.baseRTT, "base-rtt", 0, "unloaded RTT of a tiny RPC for the slowdown's ideal (0: measured)")
 	fl.IntVar(&f.calibCalls, "calibration-calls", loadgen.DefaultCalibrationCalls, "tiny calls of the calibration (a tenth as many large ones)")
-	fl.StringVar(&f.jsonOut, "json", "", "write the result as JSON to `FILE` (- for stdout), in the simulator's shape")
+	fl.StringVar(&f.jsonOut, "json", "", "write the result as JSON to `FILE` (- for stdout), in the measurement schema of sim --json")
 	f.faults.register(fl, "the client")
 }
 
@@ -146,8 +146,14 @@ and failed by reason, RTT P50/P99/P99.9, and slowdown by request size bucket.
 			if label == "" {
 				return badInput(errors.New("load: --label must not be empty"))
 			}
+			if err := checkOutputs([2]string{"json", f.jsonOut}); err != nil {
+				return badInput(fmt.Errorf("load: %w", err))
+			}
 			ctx, stop := loadContext(cmd)
 			defer stop()
+			if err := probe(ctx, addr); err != nil {
+				return fmt.Errorf("load: %w", err)
+			}
 			res, err := loadgen.Run(ctx, cfg)
 			if err != nil {
 				return fmt.Errorf("load: %w", err)
@@ -308,6 +314,32 @@ func newRealResult(policy, spec string, cfg *loadgen.Config, res *loadgen.Result
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// probeTimeout is how long load waits for a first answer before saying that
+// no server is there.
+const probeTimeout = time.Second
+
+// probe sends one tiny RPC (without injected faults), so that a missing
+// server is reported within a second rather than as the deadline of the
+// calibration's first call.
+func probe(ctx context.Context, addr string) error {
+	c, err := rx.Dial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	cctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	resp, err := c.Call(cctx, []byte("homalb probe"))
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("nothing answers at %s within %v; start a server there with 'homalb serve --addr %s'", addr, probeTimeout, addr)
+	}
+	rx.Recycle(resp)
+	return nil
+}
 
 func round3(x float64) float64 { return math.Round(x*1e3) / 1e3 }
 

@@ -87,11 +87,15 @@ func printResult(w io.Writer, r *sim.Result) error {
 	c := r.Config
 	fmt.Fprintf(w, "%s on %s (%d cores, %g Gbps), %s at %.0f%% load, seed %d\n",
 		r.Policy, c.Profile, c.Host.Cores, c.Host.LinkGbps, r.Workload, 100*r.Load, c.Seed)
+	if r.Overloaded {
+		fmt.Fprintln(w, "OVERLOADED: the host did not keep up; see the note at the end")
+	}
 	fmt.Fprintf(w, "measured %d messages over %.1f ms simulated (%d packets in the run; %d unfinished); %.0f ms wall, %.2f M packets/s\n\n",
 		r.Messages, float64(c.DurationNs)/1e6, r.Packets, r.Incomplete, r.WallMs, r.SimPktsPerSec/1e6)
 	fmt.Fprintf(w, "latency (µs): mean %.1f  p50 %s  p99 %s  p99.9 %s\n", r.LatencyNs.Mean/1000, us(r.LatencyNs.P50), us(r.LatencyNs.P99), us(r.LatencyNs.P999))
-	fmt.Fprintf(w, "slowdown, one-packet messages: p50 %.2f  p99 %.2f  p99.9 %.2f   all: p50 %.2f  p99 %.2f  p99.9 %.2f\n",
-		r.Short.P50, r.Short.P99, r.Short.P999, r.All.P50, r.All.P99, r.All.P999)
+	fmt.Fprintf(w, "slowdown, one-packet messages: p50 %s  p99 %s  p99.9 %s   all: p50 %s  p99 %s  p99.9 %s\n",
+		slowdown(r.Short.Count, r.Short.P50), slowdown(r.Short.Count, r.Short.P99), slowdown(r.Short.Count, r.Short.P999),
+		slowdown(r.All.Count, r.All.P50), slowdown(r.All.Count, r.All.P99), slowdown(r.All.Count, r.All.P999))
 	fmt.Fprintf(w, "handoffs (µs): GRO→SoftIRQ p50 %s p99 %s   SoftIRQ→App p50 %s p99 %s\n",
 		us(r.HandoffNs.GROToSoftIRQ.P50), us(r.HandoffNs.GROToSoftIRQ.P99), us(r.HandoffNs.SoftIRQToApp.P50), us(r.HandoffNs.SoftIRQToApp.P99))
 	fmt.Fprintf(w, "hotspots %.1f%% of 100 µs windows; %.2f SoftIRQ cores per multi-packet message; %.1f packets per batch; %.1f%% bypassed\n\n",

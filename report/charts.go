@@ -4,19 +4,23 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"html/template"
 	"image"
 	"image/color"
 	"image/png"
 	"math"
+	"slices"
+	"strconv"
 	"strings"
 
-	"github.com/homalb/homalb/sim"
+	"github.com/homalb/homalb/balance"
+	"github.com/homalb/homalb/stats"
 )
 
 // Sizes of the charts in CSS pixels.
 const (
 	slowW, slowH                   = 1060, 440
-	slowL, slowR, slowT, slowB     = 60, 190, 30, 74
+	slowL, slowR, slowT, slowB     = 60, 190, 30, 92
 	cdfW, cdfH                     = 520, 300
 	cdfL, cdfR, cdfT, cdfB         = 66, 124, 30, 44
 	coreW, coreH                   = 325, 236
@@ -29,21 +33,22 @@ const (
 // pcts are the slowdown percentiles drawn per run.
 var pcts = []struct {
 	key string
-	get func(sim.Bucket) float64
+	get func(stats.Bucket) float64
 }{
-	{"p50", func(b sim.Bucket) float64 { return b.P50 }},
-	{"p99", func(b sim.Bucket) float64 { return b.P99 }},
+	{"p50", func(b stats.Bucket) float64 { return b.P50 }},
+	{"p99", func(b stats.Bucket) float64 { return b.P99 }},
 }
 
 // slowdownChart draws slowdown against message size as Homa's benchmarks do:
 // x is the cumulative fraction of messages, labelled with the sizes found
 // there; y is the slowdown on a log scale; P50 (dashed) and P99 (solid) per run.
-func slowdownChart(g *group) string {
+func slowdownChart(g *group, policies []string) string {
 	x0, x1 := float64(slowL), float64(slowW-slowR)
 	y0, y1 := float64(slowT), float64(slowH-slowB)
 	lo, hi := math.Inf(1), 0.0
+	runs := chartRuns(g, policies)
 	var ref *run // the run whose buckets label the x-axis and the hover bands
-	for _, r := range g.runs {
+	for _, r := range runs {
 		if ref == nil && len(r.res.Slowdown) > 0 {
 			ref = r
 		}
@@ -71,7 +76,11 @@ func slowdownChart(g *group) string {
 	var b svg
 	b.f(`<svg xmlns="http://www.w3.org/2000/svg" class="chart slowdown" id="%s-slowdown" data-workload="%s" data-load="%s" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="slowdown by message size, %s">`,
 		g.id, esc(g.workload), fmtNum(g.load), slowW, slowH, slowW, slowH, esc(g.title))
-	b.f(`<text class="title" x="%s" y="18">Slowdown by message size: P99 (solid) and P50 (dashed)</text>`, num(x0))
+	shown := ""
+	if len(runs) < len(g.runs) {
+		shown = fmt.Sprintf(` <tspan class="sub">%d of %d policies (pick with --chart-policies; "all" for every one)</tspan>`, len(runs), len(g.runs))
+	}
+	b.f(`<text class="title" x="%s" y="18">Slowdown by message size: P99 (solid) and P50 (dashed)%s</text>`, num(x0), shown)
 	var xt []tick
 	for i := 0; i <= 10; i++ {
 		f := float64(i) / 10
@@ -94,6 +103,9 @@ func slowdownChart(g *group) string {
 	}
 	b.f(`</g>`)
 	b.f(`<text class="axis-title" x="%s" y="%s" text-anchor="middle">message size (bytes), spaced by the cumulative fraction of messages (grey)</text>`, num((x0+x1)/2), num(y1+50))
+	if ref != nil {
+		b.bucketCounts(ref, xs, y1+68)
+	}
 	b.f(`<text class="axis-title" transform="translate(14 %s) rotate(-90)" text-anchor="middle">slowdown (log scale)</text>`, num((y0+y1)/2))
 	if ylo < 1 && yhi > 1 {
 		b.f(`<line class="ref" x1="%s" y1="%s" x2="%s" y2="%s"/>`, num(x0), num(ys.at(1)), num(x1), num(ys.at(1)))
@@ -102,7 +114,7 @@ func slowdownChart(g *group) string {
 		b.f(`<text class="empty" x="%s" y="%s" text-anchor="middle">no measured messages</text>`, num((x0+x1)/2), num((y0+y1)/2))
 	}
 	b.f(`<g class="plot">`)
-	for _, r := range g.runs {
+	for _, r := range runs {
 		bs := r.res.Slowdown
 		for _, p := range pcts {
 			var d path
@@ -135,19 +147,19 @@ func slowdownChart(g *group) string {
 	}
 	b.f(`</g>`)
 	if ref != nil {
-		b.hoverBands(g, ref, xs, y0, y1)
+		b.hoverBands(runs, ref, xs, y0, y1)
 	}
-	b.legend(g.runs, x1+18, y0+4, true)
+	b.legend(runs, x1+18, y0+4, true)
 	b.f(`</svg>`)
 	return b.String()
 }
 
 // hoverBands covers each bucket of ref with a transparent band whose tooltip
 // lists every run's percentiles for that size.
-func (b *svg) hoverBands(g *group, ref *run, xs linScale, y0, y1 float64) {
-	byRun := make([]map[int]sim.Bucket, len(g.runs))
-	for i, r := range g.runs {
-		byRun[i] = make(map[int]sim.Bucket, len(r.res.Slowdown))
+func (b *svg) hoverBands(runs []*run, ref *run, xs linScale, y0, y1 float64) {
+	byRun := make([]map[int]stats.Bucket, len(runs))
+	for i, r := range runs {
+		byRun[i] = make(map[int]stats.Bucket, len(r.res.Slowdown))
 		for _, bk := range r.res.Slowdown {
 			byRun[i][bk.MaxBytes] = bk
 		}
@@ -159,7 +171,7 @@ func (b *svg) hoverBands(g *group, ref *run, xs linScale, y0, y1 float64) {
 		cum := clamp01(bk.CumFrac)
 		var t strings.Builder
 		fmt.Fprintf(&t, "%s–%s bytes: %.1f%%–%.1f%% of messages", fmtBytes(lower+1), fmtBytes(bk.MaxBytes), 100*prev, 100*cum)
-		for i, r := range g.runs {
+		for i, r := range runs {
 			if x, ok := byRun[i][bk.MaxBytes]; ok {
 				fmt.Fprintf(&t, "\n%s: P50 %s  P99 %s  P99.9 %s  (n=%d)", r.label, fmtVal(x.P50, 2), fmtVal(x.P99, 2), fmtVal(x.P999, 2), x.Count)
 			}
@@ -170,6 +182,98 @@ func (b *svg) hoverBands(g *group, ref *run, xs linScale, y0, y1 float64) {
 		prev, lower = cum, bk.MaxBytes
 	}
 	b.f(`</g>`)
+}
+
+// bucketCounts writes under the x-axis how many messages of ref each size
+// bucket holds, where the bucket is wide enough for the number (every
+// bucket's count is in the hover text): a P99 over a few dozen messages is
+// their maximum, not a tail.
+func (b *svg) bucketCounts(ref *run, xs linScale, y float64) {
+	b.f(`<g class="ticks x sub counts"><text x="%s" y="%s" text-anchor="end">messages</text>`, num(xs.r0-6), num(y))
+	prev := 0.0
+	lastEnd := math.Inf(-1)
+	for _, bk := range ref.res.Slowdown {
+		cum := clamp01(bk.CumFrac)
+		mid := xs.at((prev + cum) / 2)
+		label := fmtCount(bk.Count)
+		half := 3.2 * float64(len(label))
+		if mid-half > lastEnd+4 && xs.at(cum)-xs.at(prev) >= 2*half {
+			b.f(`<text x="%s" y="%s" text-anchor="middle" data-bucket="%d">%s</text>`, num(mid), num(y), bk.MaxBytes, label)
+			lastEnd = mid + half
+		}
+		prev = cum
+	}
+	b.f(`</g>`)
+}
+
+// fmtCount writes a count compactly: 950, 12K, 1.2M.
+func fmtCount(n int64) string {
+	switch {
+	case n < 1000:
+		return strconv.FormatInt(n, 10)
+	case n < 10_000:
+		return strconv.FormatFloat(math.Round(float64(n)/100)/10, 'f', -1, 64) + "K"
+	case n < 1_000_000:
+		return strconv.FormatInt((n+500)/1000, 10) + "K"
+	default:
+		return strconv.FormatFloat(math.Round(float64(n)/100_000)/10, 'f', -1, 64) + "M"
+	}
+}
+
+// homaPolicies are the policies of Homa and Linux, against which the slowdown
+// chart shows the best of the others by default.
+var homaPolicies = []string{"rps", "same", "next", "idle", "gen2", "gen3"}
+
+// defaultChartPolicies are drawn in every slowdown chart by default.
+var defaultChartPolicies = []string{"gen2", "gen3"}
+
+// chartRuns picks the runs the slowdown chart draws: those of the policies
+// asked for ("all": every run); by default, with more than three runs, Gen2,
+// Gen3 and the best other policy that is not an oracle (the lowest short P99,
+// or all P99 where no message is short, among the runs not overloaded).
+func chartRuns(g *group, policies []string) []*run {
+	if slices.Contains(policies, "all") || len(policies) == 0 && len(g.runs) <= 3 {
+		return g.runs
+	}
+	want := policies
+	if len(want) == 0 {
+		want = slices.Clone(defaultChartPolicies)
+		var best *run
+		score := func(r *run) float64 {
+			if r.res.Short.Count > 0 {
+				return r.res.Short.P99
+			}
+			return r.res.All.P99
+		}
+		for _, r := range g.runs {
+			p := r.res.Policy
+			if slices.Contains(homaPolicies, p) || r.res.Overloaded || isOracle(p) || r.res.All.Count == 0 {
+				continue
+			}
+			if best == nil || score(r) < score(best) {
+				best = r
+			}
+		}
+		if best != nil {
+			want = append(want, best.res.Policy)
+		}
+	}
+	var out []*run
+	for _, r := range g.runs {
+		if slices.Contains(want, r.res.Policy) {
+			out = append(out, r)
+		}
+	}
+	if len(out) == 0 {
+		return g.runs
+	}
+	return out
+}
+
+// isOracle says whether a policy is a reference that cheats.
+func isOracle(policy string) bool {
+	info, err := balance.Lookup(policy)
+	return err == nil && info.Oracle
 }
 
 // legend lists the runs with their colours; the items toggle their series
@@ -216,10 +320,10 @@ func clamp01(x float64) float64 {
 // Handoffs drawn as CDFs.
 var handoffs = []struct {
 	key, title string
-	get        func(sim.HandoffCDF) [][2]float64
+	get        func(stats.HandoffCDF) [][2]float64
 }{
-	{"gro_to_softirq", "GRO → SoftIRQ handoff", func(h sim.HandoffCDF) [][2]float64 { return h.GROToSoftIRQ }},
-	{"softirq_to_app", "SoftIRQ → app handoff", func(h sim.HandoffCDF) [][2]float64 { return h.SoftIRQToApp }},
+	{"gro_to_softirq", "GRO → SoftIRQ handoff", func(h stats.HandoffCDF) [][2]float64 { return h.GROToSoftIRQ }},
+	{"softirq_to_app", "SoftIRQ → app handoff", func(h stats.HandoffCDF) [][2]float64 { return h.SoftIRQToApp }},
 }
 
 // minCDFNs is the left end of the handoff axes: shorter handoffs (a batch
@@ -321,7 +425,7 @@ func coresChart(r *run) string {
 		}
 	}
 	b.f(`<text class="title" x="%s" y="18"><tspan fill="%s">■</tspan> %s <tspan class="sub">busiest core %s%%, hotspots %s%%</tspan></text>`,
-		num(x0), r.color, esc(r.label), fmtVal(100*busiest, 0), fmtVal(100*r.res.HotspotFrac, 0))
+		num(x0), r.color, esc(r.label), fmtVal(100*busiest, 0), fmtVal(100*opt(r.res.HotspotFrac), 0))
 	n := len(cores)
 	band := (x1 - x0) / float64(max(n, 1))
 	every := max(1, int(math.Ceil(16/band))) // labels 16 px apart at least
@@ -370,9 +474,13 @@ func coresChart(r *run) string {
 // (one pixel each) inside the SVG, scaled without smoothing.
 func heatmapChart(r *run) string {
 	tl := r.res.Timeline
-	n := len(tl.Busy)
+	cells, what := tl.Busy, "mean of each"
+	if len(tl.Peak) == len(tl.Busy) && len(tl.Peak) > 0 {
+		cells, what = tl.Peak, "busiest 100 µs of each"
+	}
+	n := len(cells)
 	bins := 0
-	for _, row := range tl.Busy {
+	for _, row := range cells {
 		bins = max(bins, len(row))
 	}
 	rowH := float64(min(max(heatPx/max(n, 1), heatMinRow), heatMaxRow))
@@ -383,8 +491,8 @@ func heatmapChart(r *run) string {
 	var b svg
 	b.f(`<svg xmlns="http://www.w3.org/2000/svg" class="chart heatmap" id="run%d-heatmap" data-policy="%s" data-run="%d" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="busy time per core over time, %s">`,
 		r.idx, esc(r.res.Policy), r.idx, heatW, h, heatW, h, esc(r.label))
-	b.f(`<text class="title" x="%s" y="18"><tspan fill="%s">■</tspan> %s <tspan class="sub">%s bins</tspan></text>`,
-		num(x0), r.color, esc(r.label), fmtNs(float64(tl.BinNs)))
+	b.f(`<text class="title" x="%s" y="18"><tspan fill="%s">■</tspan> %s <tspan class="sub">%s %s bin</tspan></text>`,
+		num(x0), r.color, esc(r.label), what, fmtNs(float64(tl.BinNs)))
 	spanNs := float64(tl.BinNs) * float64(bins)
 	xs := linScale{0, spanNs / 1e6, x0, x1}
 	var xt, yt []tick
@@ -398,10 +506,10 @@ func heatmapChart(r *run) string {
 		yt = append(yt, tick{y0 + rowH*(float64(c)+0.5), fmt.Sprint(c)})
 	}
 	if bins == 0 || n == 0 {
-		b.f(`<text class="empty" x="%s" y="%s" text-anchor="middle">no timeline</text>`, num((x0+x1)/2), num((y0+y1)/2))
+		b.f(`<text class="empty" x="%s" y="%s" text-anchor="middle">not measured</text>`, num((x0+x1)/2), num((y0+y1)/2))
 	} else {
 		img := image.NewNRGBA(image.Rect(0, 0, bins, n))
-		for c, row := range tl.Busy {
+		for c, row := range cells {
 			for i := 0; i < bins; i++ {
 				v := 0.0
 				if i < len(row) {
@@ -459,6 +567,22 @@ func heatColor(v float64) color.NRGBA {
 	}
 	last := heatStops[len(heatStops)-1]
 	return color.NRGBA{last.r, last.g, last.b, 0xff}
+}
+
+// heatTick is a labelled value of the heatmap's colour scale, at Pos
+// percent of the scale's width.
+type heatTick struct {
+	Pos   template.CSS
+	Label string
+}
+
+// heatScale labels the heatmap's colour scale.
+func heatScale() []heatTick {
+	var out []heatTick
+	for _, v := range []float64{0, 0.25, 0.5, 0.75, 0.9, 1} {
+		out = append(out, heatTick{template.CSS(fmt.Sprintf("left:%.0f%%", 100*v)), fmt.Sprintf("%.0f%%", 100*v)})
+	}
+	return out
 }
 
 // heatGradient is the CSS gradient of the heatmap's legend.

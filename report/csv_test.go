@@ -1,32 +1,32 @@
 package report
 
 import (
+	"github.com/homalb/homalb/stats"
+
 	"bytes"
 	"encoding/csv"
 	"slices"
 	"strconv"
 	"testing"
-
-	"github.com/homalb/homalb/sim"
 )
 
 // ParseCSV reads a table written by WriteCSV back into buckets, keyed by
 // policy and workload; it is the reader a test (or a user) would write.
-func parseCSV(t *testing.T, data []byte) (map[[2]string][]sim.Bucket, [][]string) {
+func parseCSV(t *testing.T, data []byte) (map[[2]string][]stats.Bucket, [][]string) {
 	t.Helper()
 	rows, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
 	if err != nil {
 		t.Fatalf("csv does not parse: %v", err)
 	}
-	if len(rows) == 0 || !slices.Equal(rows[0], CSVHeader) {
-		t.Fatalf("header %v, want %v", rows[0], CSVHeader)
+	if len(rows) == 0 || !slices.Equal(rows[0], CSVHeader()) {
+		t.Fatalf("header %v, want %v", rows[0], CSVHeader())
 	}
-	out := map[[2]string][]sim.Bucket{}
+	out := map[[2]string][]stats.Bucket{}
 	for _, r := range rows[1:] {
 		f := func(i int) float64 {
 			x, err := strconv.ParseFloat(r[i], 64)
 			if err != nil {
-				t.Fatalf("row %v, column %s: %v", r, CSVHeader[i], err)
+				t.Fatalf("row %v, column %s: %v", r, CSVHeader()[i], err)
 			}
 			return x
 		}
@@ -39,7 +39,7 @@ func parseCSV(t *testing.T, data []byte) (map[[2]string][]sim.Bucket, [][]string
 			t.Fatal(err)
 		}
 		k := [2]string{r[0], r[1]}
-		out[k] = append(out[k], sim.Bucket{MaxBytes: mb, CumFrac: f(7), Count: n, P50: f(9), P99: f(10), P999: f(11)})
+		out[k] = append(out[k], stats.Bucket{MaxBytes: mb, CumFrac: f(7), Count: n, P50: f(9), P99: f(10), P999: f(11)})
 	}
 	return out, rows
 }
@@ -47,7 +47,7 @@ func parseCSV(t *testing.T, data []byte) (map[[2]string][]sim.Bucket, [][]string
 // TestCSVRoundTrip: write → encoding/csv read → the same buckets, exactly;
 // and a workload name with commas and quotes survives.
 func TestCSVRoundTrip(t *testing.T) {
-	rs := append([]*sim.Result{fake("gen2", `bimodal:100,"9000",0.9`, 0.8, 17, 4, 1), nil}, realResults(t)...)
+	rs := append([]*Result{fake("gen2", `bimodal:100,"9000",0.9`, 0.8, 17, 4, 1), nil}, realResults(t)...)
 	var buf bytes.Buffer
 	if err := WriteCSV(&buf, rs); err != nil {
 		t.Fatal(err)

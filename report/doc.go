@@ -1,12 +1,15 @@
-// Package report turns simulator results into things people look at: a
+// Package report turns the results of runs into things people look at: a
 // self-contained HTML page of SVG charts, a tidy CSV of the slowdown buckets,
-// and Chrome/Perfetto trace-event JSON of a window of simulated time.
+// and Chrome/Perfetto trace-event JSON of a window of a run.
 //
-// The inputs are [sim.Result] values, as [sim.Run] returns them or as
-// [ReadFile] reads them back from the JSON of `homalb sim --json` (one
-// object) or `homalb compare --json` (an array). Nothing here runs a
-// simulation or reads a clock: the output is a function of the input, so
-// the same results give the same bytes.
+// The input is the JSON output contract, read into [Result] values: by
+// [ReadFile] from the files of `homalb sim --json` (one object), `homalb
+// compare --json` (an array) or `homalb load --json` (a real run), or by
+// [Results] from the values themselves. The report knows the measurement
+// types of package stats and nothing of the simulator: a real run is drawn
+// as a real run, and what it did not measure is shown as not measured.
+// Nothing here runs anything or reads a clock: the output is a function of
+// the input, so the same results give the same bytes.
 //
 //   - [WriteHTML] draws, per scenario (workload, load, machine), slowdown
 //     against message size as Homa's benchmarks do (x the cumulative fraction
@@ -19,7 +22,8 @@
 //     path.series[data-policy][data-pct], …) for tests and for scripts.
 //   - [WriteCSV] writes one row per size bucket per result, with the
 //     scenario's identity on every row, for pandas or R.
-//   - [TraceWriter] is a [sim.Tracer] that streams the steps of a window as
+//   - [TraceWriter] streams the steps of a window (a driver adapts its own
+//     steps to [TraceStep]) as
 //     trace events: a track per core, a slice per step, flow arrows from a
 //     packet's GRO to its SoftIRQ and from a message's last SoftIRQ to its
 //     delivery. The caller must Close it after the run.
@@ -28,7 +32,9 @@
 //
 //	res, err := sim.Run(cfg)
 //	if err != nil { … }
+//	rs, err := report.Results(res)
+//	if err != nil { … }
 //	f, _ := os.Create("report.html")
 //	defer f.Close()
-//	err = report.WriteHTML(f, []*sim.Result{res}, report.Options{Title: "gen2 vs gen3"})
+//	err = report.WriteHTML(f, rs, report.Options{Title: "gen2 vs gen3"})
 package report

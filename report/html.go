@@ -5,20 +5,26 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"sort"
+	"strings"
 
-	"github.com/homalb/homalb/sim"
+	"github.com/homalb/homalb/stats"
 )
 
 // Options change the text of an HTML report.
 type Options struct {
 	// Title heads the page; empty means "homalb report".
 	Title string
+	// Policies are drawn in the slowdown charts ("all": every run); empty
+	// means Gen2, Gen3 and the best of the other policies, when a chart
+	// has more than three runs.
+	Policies []string
 }
 
 // run is one result as the report shows it.
 type run struct {
 	idx   int // position among the results given, from 0
-	res   *sim.Result
+	res   *Result
 	label string // the policy, made unique within its group if needed
 	color string
 }
@@ -32,13 +38,13 @@ type group struct {
 }
 
 // groupKey is what runs of one chart have in common.
-func groupKey(r *sim.Result) string {
-	return fmt.Sprintf("%s\x00%g\x00%s\x00%d", r.Workload, r.Load, r.Config.Profile, r.Config.Host.Cores)
+func groupKey(r *Result) string {
+	return fmt.Sprintf("%s\x00%g\x00%s\x00%d\x00%t", r.Workload, r.Load, r.Config.Profile, r.Config.Host.Cores, r.Real())
 }
 
 // groupRuns sorts the results into groups, in order of first appearance;
 // nil results are skipped.
-func groupRuns(results []*sim.Result) []*group {
+func groupRuns(results []*Result) []*group {
 	var groups []*group
 	byKey := map[string]*group{}
 	for i, r := range results {
@@ -76,9 +82,19 @@ func groupRuns(results []*sim.Result) []*group {
 	return groups
 }
 
-func scenarioTitle(r *sim.Result) string {
+func scenarioTitle(r *Result) string {
 	c := r.Config
 	s := fmt.Sprintf("%s at %s%% load", r.Workload, fmtVal(100*r.Load, 0))
+	if r.Real() {
+		s += " on the real pipeline"
+		if r.Addr != "" {
+			s += " at " + r.Addr
+		}
+		if c.Host.LinkGbps > 0 {
+			s += fmt.Sprintf(" (%g Gbps measured)", c.Host.LinkGbps)
+		}
+		return s
+	}
 	if c.Profile != "" {
 		s += " on " + c.Profile
 	}
@@ -98,8 +114,8 @@ func scenarioTitle(r *sim.Result) string {
 // machine share their slowdown and handoff charts; every run gets its own
 // per-core charts and its configuration. nil results are skipped. The output
 // depends only on the results and opt.
-func WriteHTML(w io.Writer, results []*sim.Result, opt Options) error {
-	p := page{Title: opt.Title, Gradient: template.CSS(heatGradient())}
+func WriteHTML(w io.Writer, results []*Result, opt Options) error {
+	p := page{Title: opt.Title, Gradient: template.CSS(heatGradient()), HeatScale: heatScale()}
 	if p.Title == "" {
 		p.Title = "homalb report"
 	}
@@ -109,7 +125,7 @@ func WriteHTML(w io.Writer, results []*sim.Result, opt Options) error {
 	groups := groupRuns(results)
 	for _, g := range groups {
 		sc := scenario{ID: g.id, Title: g.title, Workload: g.workload, Load: fmtNum(g.load),
-			Slowdown: template.HTML(slowdownChart(g))}
+			Slowdown: template.HTML(slowdownChart(g, opt.Policies))}
 		for k := range handoffs {
 			sc.Handoffs = append(sc.Handoffs, template.HTML(handoffChart(g, k)))
 		}
@@ -120,8 +136,18 @@ func WriteHTML(w io.Writer, results []*sim.Result, opt Options) error {
 		}
 		sc.Rows = summaryRows(g)
 		p.Scenarios = append(p.Scenarios, sc)
-		p.NRuns += len(g.runs)
+		for _, r := range g.runs {
+			if r.res.Real() {
+				p.NReal++
+			} else {
+				p.NSim++
+			}
+			if r.res.Overloaded {
+				p.NOverloaded++
+			}
+		}
 	}
+	p.Sub = subtitle(p.NSim, p.NReal)
 	if err := pageTmpl.Execute(w, p); err != nil {
 		return fmt.Errorf("html report: %w", err)
 	}
@@ -129,12 +155,15 @@ func WriteHTML(w io.Writer, results []*sim.Result, opt Options) error {
 }
 
 type page struct {
-	Title      string
-	NRuns      int
-	Scenarios  []scenario
-	Runs       []runView
-	Activities []key
-	Gradient   template.CSS
+	Title       string
+	Sub         string
+	NSim, NReal int
+	NOverloaded int
+	HeatScale   []heatTick
+	Scenarios   []scenario
+	Runs        []runView
+	Activities  []key
+	Gradient    template.CSS
 }
 
 type key struct {
@@ -150,12 +179,13 @@ type scenario struct {
 }
 
 type row struct {
-	Run       int
-	Label     string
-	Color     template.CSS
-	Messages  int64
-	Cells     []cell
-	Violation string
+	Run        int
+	Label      string
+	Color      template.CSS
+	Messages   int64
+	Cells      []cell
+	Violation  string
+	Overloaded string // why the run is overloaded; empty if it is not
 }
 
 type cell struct {
@@ -164,48 +194,108 @@ type cell struct {
 }
 
 type runView struct {
-	ID      string
-	Run     int
-	Policy  string
-	Summary string
-	Facts   []fact
-	YAML    string
-	Warning string
+	ID         string
+	Run        int
+	Policy     string
+	Summary    string
+	Facts      []fact
+	YAML       string
+	Warning    string
+	Overloaded string
 }
 
 type fact struct{ Name, Value string }
 
-// Columns of the summary table: lower is better in every one.
+// Columns of the summary table: lower is better in every one; NaN is a
+// value the run did not measure, shown as "–".
 var summaryCols = []struct {
 	head   string
 	digits int
-	get    func(*sim.Result) float64
+	get    func(*Result) float64
 }{
-	{"short P50", 2, func(r *sim.Result) float64 { return r.Short.P50 }},
-	{"short P99", 2, func(r *sim.Result) float64 { return r.Short.P99 }},
-	{"short P99.9", 2, func(r *sim.Result) float64 { return r.Short.P999 }},
-	{"all P99", 2, func(r *sim.Result) float64 { return r.All.P99 }},
-	{"GRO→SoftIRQ P99 µs", 1, func(r *sim.Result) float64 { return float64(r.HandoffNs.GROToSoftIRQ.P99) / 1000 }},
-	{"SoftIRQ→app P99 µs", 1, func(r *sim.Result) float64 { return float64(r.HandoffNs.SoftIRQToApp.P99) / 1000 }},
-	{"busiest core %", 0, func(r *sim.Result) float64 {
-		b := 0.0
-		for _, c := range r.Cores {
-			if x := c.Busy(); x > b {
-				b = x
-			}
+	{"short P50", 2, func(r *Result) float64 { return count(r.Short.Count, r.Short.P50) }},
+	{"short P99", 2, func(r *Result) float64 { return count(r.Short.Count, r.Short.P99) }},
+	{"short P99.9", 2, func(r *Result) float64 { return count(r.Short.Count, r.Short.P999) }},
+	{"all P99", 2, func(r *Result) float64 { return count(r.All.Count, r.All.P99) }},
+	{"GRO→SoftIRQ P99 µs", 1, func(r *Result) float64 {
+		if r.HandoffNs == nil {
+			return math.NaN()
 		}
-		return 100 * b
+		return float64(r.HandoffNs.GROToSoftIRQ.P99) / 1000
 	}},
-	{"hotspots %", 0, func(r *sim.Result) float64 { return 100 * r.HotspotFrac }},
+	{"SoftIRQ→app P99 µs", 1, func(r *Result) float64 {
+		if r.HandoffNs == nil {
+			return math.NaN()
+		}
+		return float64(r.HandoffNs.SoftIRQToApp.P99) / 1000
+	}},
+	{"busiest core %", 0, func(r *Result) float64 { return 100 * busiest(r) }},
+	{"hotspots %", 0, func(r *Result) float64 { return 100 * opt(r.HotspotFrac) }},
+}
+
+// count returns v if it summarises at least one value, else NaN.
+func count(n int64, v float64) float64 {
+	if n == 0 {
+		return math.NaN()
+	}
+	return v
+}
+
+// opt returns *p, or NaN if it was not measured.
+func opt(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
+}
+
+// busiest returns the busy fraction of the busiest core, NaN without cores.
+func busiest(r *Result) float64 {
+	if len(r.Cores) == 0 {
+		return math.NaN()
+	}
+	b := 0.0
+	for _, c := range r.Cores {
+		b = max(b, c.Busy())
+	}
+	return b
+}
+
+// overloadText says why a run is overloaded, or "" if it is not.
+func overloadText(r *Result) string {
+	if !r.Overloaded {
+		return ""
+	}
+	var why []string
+	if r.OfferedCores != nil && r.Config.Host.Cores > 0 && *r.OfferedCores > float64(r.Config.Host.Cores) {
+		why = append(why, fmt.Sprintf("the traffic asks for %.1f cores of %d", *r.OfferedCores, r.Config.Host.Cores))
+	}
+	if r.Incomplete > 0 {
+		why = append(why, fmt.Sprintf("%d messages unfinished", r.Incomplete))
+	}
+	if len(why) == 0 {
+		why = append(why, "the run stopped early with too many messages alive")
+	}
+	return "overloaded: " + strings.Join(why, ", ") + "; its slowdowns measure the overload, not the policy"
 }
 
 // summaryRows is the group's table: one row per run, the best value of each
-// column in bold when there is more than one run.
+// column in bold when there is more than one run that is not overloaded
+// (overloaded runs are not ranked).
 func summaryRows(g *group) []row {
 	best := make([]float64, len(summaryCols))
+	ranked := 0
+	for _, r := range g.runs {
+		if !r.res.Overloaded {
+			ranked++
+		}
+	}
 	for i, c := range summaryCols {
 		best[i] = math.Inf(1)
 		for _, r := range g.runs {
+			if r.res.Overloaded {
+				continue
+			}
 			if v := round(c.get(r.res), c.digits); v < best[i] { // NaN never wins
 				best[i] = v
 			}
@@ -213,17 +303,57 @@ func summaryRows(g *group) []row {
 	}
 	var rows []row
 	for _, r := range g.runs {
-		rw := row{Run: r.idx, Label: r.label, Color: template.CSS("background:" + r.color), Messages: r.res.Messages}
+		rw := row{Run: r.idx, Label: r.label, Color: template.CSS("background:" + r.color), Messages: r.res.Messages, Overloaded: overloadText(r.res)}
 		for i, c := range summaryCols {
 			v := round(c.get(r.res), c.digits)
-			rw.Cells = append(rw.Cells, cell{Text: fmtVal(v, c.digits), Best: len(g.runs) > 1 && v == best[i]})
+			rw.Cells = append(rw.Cells, cell{Text: fmtVal(v, c.digits), Best: ranked > 1 && !r.res.Overloaded && v == best[i]})
 		}
-		if !r.res.Invariants.OK() {
-			rw.Violation = fmt.Sprintf("model invariants violated: %+v", r.res.Invariants)
+		if r.res.Violated() {
+			rw.Violation = "model invariants violated: " + invariantsText(r.res.Invariants)
 		}
 		rows = append(rows, rw)
 	}
 	return rows
+}
+
+// invariantsText lists the non-zero counts of violated invariants.
+func invariantsText(inv map[string]int64) string {
+	var parts []string
+	for k, n := range inv {
+		if n != 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, n))
+		}
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+// subtitle says what the page holds.
+func subtitle(nsim, nreal int) string {
+	plural := func(n int, one, many string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %s", n, many)
+	}
+	var parts []string
+	if nsim > 0 {
+		parts = append(parts, plural(nsim, "run of the homalb simulator", "runs of the homalb simulator"))
+	}
+	if nreal > 0 {
+		parts = append(parts, plural(nreal, "real run (homalb load over UDP)", "real runs (homalb load over UDP)"))
+	}
+	if len(parts) == 0 {
+		return "No runs."
+	}
+	s := strings.Join(parts, " and ") + ". Slowdown = latency ÷ the latency of the same size on an idle host"
+	if nsim > 0 {
+		s += "; in the simulator, latency runs from the first packet at the NIC to the whole message with a thread"
+	}
+	if nreal > 0 {
+		s += "; in a real run, it is the RPC's round trip, and the ideal comes from calibration on the idle server"
+	}
+	return s + ". Hover over the charts for values; – means not measured."
 }
 
 func round(x float64, digits int) float64 {
@@ -234,30 +364,98 @@ func round(x float64, digits int) float64 {
 func runInfo(r *run) runView {
 	res := r.res
 	c := res.Config
-	v := runView{ID: fmt.Sprintf("run%d", r.idx), Run: r.idx, Policy: res.Policy}
-	v.Summary = fmt.Sprintf("run %d: %s, %s at %s%% load, %s, seed %d, %s measured",
-		r.idx+1, r.label, res.Workload, fmtVal(100*res.Load, 0), orDash(c.Profile), c.Seed, fmtNs(float64(c.DurationNs)))
+	v := runView{ID: fmt.Sprintf("run%d", r.idx), Run: r.idx, Policy: res.Policy, Overloaded: overloadText(res)}
 	us := func(ns int64) string { return fmt.Sprintf("%.1f µs", float64(ns)/1000) }
-	v.Facts = []fact{
-		{"messages measured", fmt.Sprint(res.Messages)},
-		{"unfinished", fmt.Sprint(res.Incomplete)},
-		{"packets", fmt.Sprint(res.Packets)},
-		{"latency P50 / P99 / P99.9", us(res.LatencyNs.P50) + " / " + us(res.LatencyNs.P99) + " / " + us(res.LatencyNs.P999)},
-		{"slowdown, all: P50 / P99 / P99.9", fmtVal(res.All.P50, 2) + " / " + fmtVal(res.All.P99, 2) + " / " + fmtVal(res.All.P999, 2)},
-		{"GRO→SoftIRQ P50 / P99", us(res.HandoffNs.GROToSoftIRQ.P50) + " / " + us(res.HandoffNs.GROToSoftIRQ.P99)},
-		{"SoftIRQ→app P50 / P99", us(res.HandoffNs.SoftIRQToApp.P50) + " / " + us(res.HandoffNs.SoftIRQToApp.P99)},
-		{"SoftIRQ cores per multi-packet message", fmtVal(res.SoftIRQCoresPerMsg, 2)},
-		{"packets per GRO batch", fmtVal(res.MeanBatch, 2)},
-		{"packets bypassed (SoftIRQ inline)", fmtVal(100*res.BypassFrac, 1) + "%"},
-		{"thread wake-ups that migrated", fmtVal(100*res.ThreadMigration, 1) + "%"},
-		{"ksoftirqd deferrals", fmt.Sprint(res.Deferrals)},
-		{"simulated / wall time", fmtNs(float64(res.SimNs)) + " / " + fmtVal(res.WallMs, 0) + " ms"},
+	pct := func(p *float64) string {
+		if p == nil {
+			return "–"
+		}
+		return fmtVal(100**p, 1) + "%"
 	}
-	v.YAML = string(c.YAML())
-	if !res.Invariants.OK() {
-		v.Warning = fmt.Sprintf("model invariants violated: %+v", res.Invariants)
+	val := func(p *float64) string {
+		if p == nil {
+			return "–"
+		}
+		return fmtVal(*p, 2)
+	}
+	slow := func(p stats.Percentiles) string {
+		if p.Count == 0 {
+			return "–"
+		}
+		return fmtVal(p.P50, 2) + " / " + fmtVal(p.P99, 2) + " / " + fmtVal(p.P999, 2)
+	}
+	handoff := func(get func(*stats.Handoffs) stats.P2) string {
+		if res.HandoffNs == nil {
+			return "–"
+		}
+		p := get(res.HandoffNs)
+		return us(p.P50) + " / " + us(p.P99)
+	}
+	if res.Real() {
+		v.Summary = fmt.Sprintf("run %d: %s, %s at %s%% load, real pipeline%s, seed %d, %s measured",
+			r.idx+1, r.label, res.Workload, fmtVal(100*res.Load, 0), prefixed(" at ", res.Addr), c.Seed, fmtNs(float64(c.DurationNs)))
+		v.Facts = []fact{
+			{"RPCs sent / completed", fmt.Sprintf("%d / %d", res.Sent, res.Completed)},
+			{"RPCs measured", fmt.Sprint(res.Messages)},
+			{"RPCs failed", fmt.Sprint(res.Incomplete)},
+		}
+		if res.RTTNs != nil && res.RTTNs.Count > 0 {
+			v.Facts = append(v.Facts, fact{"round trip P50 / P99 / P99.9", us(int64(res.RTTNs.P50)) + " / " + us(int64(res.RTTNs.P99)) + " / " + us(int64(res.RTTNs.P999))})
+		}
+		v.Facts = append(v.Facts,
+			fact{"slowdown, all: P50 / P99 / P99.9", slow(res.All)},
+			fact{"GRO→SoftIRQ P50 / P99 (server)", handoff(func(h *stats.Handoffs) stats.P2 { return h.GROToSoftIRQ })},
+			fact{"SoftIRQ→app P50 / P99 (server)", handoff(func(h *stats.Handoffs) stats.P2 { return h.SoftIRQToApp })},
+			fact{"SoftIRQ cores per multi-packet message", val(res.SoftIRQCoresPerMsg)},
+			fact{"packets per GRO batch", val(res.MeanBatch)},
+			fact{"packets bypassed (SoftIRQ inline)", pct(res.BypassFrac)},
+			fact{"wall time", fmtVal(res.WallMs, 0) + " ms"},
+		)
+	} else {
+		v.Summary = fmt.Sprintf("run %d: %s, %s at %s%% load, %s, seed %d, %s measured",
+			r.idx+1, r.label, res.Workload, fmtVal(100*res.Load, 0), orDash(c.Profile), c.Seed, fmtNs(float64(c.DurationNs)))
+		lat := "–"
+		if l := res.LatencyNs; l != nil && res.Messages > 0 {
+			lat = us(l.P50) + " / " + us(l.P99) + " / " + us(l.P999)
+		}
+		offered := "–"
+		if res.OfferedCores != nil {
+			offered = fmt.Sprintf("%.1f of %d", *res.OfferedCores, c.Host.Cores)
+		}
+		deferrals := "–"
+		if res.Deferrals != nil {
+			deferrals = fmt.Sprint(*res.Deferrals)
+		}
+		v.Facts = []fact{
+			{"messages measured", fmt.Sprint(res.Messages)},
+			{"unfinished", fmt.Sprint(res.Incomplete)},
+			{"cores the traffic asks for", offered},
+			{"packets", fmt.Sprint(res.Packets)},
+			{"latency P50 / P99 / P99.9", lat},
+			{"slowdown, all: P50 / P99 / P99.9", slow(res.All)},
+			{"GRO→SoftIRQ P50 / P99", handoff(func(h *stats.Handoffs) stats.P2 { return h.GROToSoftIRQ })},
+			{"SoftIRQ→app P50 / P99", handoff(func(h *stats.Handoffs) stats.P2 { return h.SoftIRQToApp })},
+			{"SoftIRQ cores per multi-packet message", val(res.SoftIRQCoresPerMsg)},
+			{"packets per GRO batch", val(res.MeanBatch)},
+			{"packets bypassed (SoftIRQ inline)", pct(res.BypassFrac)},
+			{"thread wake-ups that migrated", pct(res.ThreadMigration)},
+			{"ksoftirqd deferrals", deferrals},
+			{"simulated / wall time", fmtNs(float64(res.SimNs)) + " / " + fmtVal(res.WallMs, 0) + " ms"},
+		}
+	}
+	v.YAML = c.YAML()
+	if res.Violated() {
+		v.Warning = "model invariants violated: " + invariantsText(res.Invariants)
 	}
 	return v
+}
+
+// prefixed returns p+s, or "" if s is empty.
+func prefixed(p, s string) string {
+	if s == "" {
+		return ""
+	}
+	return p + s
 }
 
 func orDash(s string) string {
@@ -313,7 +511,9 @@ svg .bar:hover .seg { stroke: #000; stroke-width: .6; }
 .keys { margin: 0 0 6px; color: var(--muted); }
 .keys span { margin-right: 14px; white-space: nowrap; }
 .keys i { display: inline-block; width: 11px; height: 11px; margin-right: 5px; vertical-align: -1px; border-radius: 2px; }
-.keys .gradient { display: inline-block; width: 220px; height: 11px; vertical-align: -1px; margin: 0 6px; border: 1px solid #ccc; }
+.keys .scale { display: inline-block; position: relative; width: 220px; height: 26px; vertical-align: -14px; margin: 0 14px 0 8px; }
+.keys .gradient { display: block; width: 220px; height: 11px; border: 1px solid #ccc; }
+.keys .scale .tick { position: absolute; top: 12px; transform: translateX(-50%); font-size: 10.5px; color: #3a3a40; }
 table.summary { border-collapse: collapse; font-variant-numeric: tabular-nums; margin: 4px 0 6px; }
 table.summary th, table.summary td { padding: 3px 9px; border-bottom: 1px solid var(--rule); text-align: right; }
 table.summary th { font-weight: 600; font-size: 12px; color: #44444a; vertical-align: bottom; }
@@ -332,7 +532,8 @@ pre { background: #f6f6f8; padding: 8px 12px; margin: 4px 0 10px 18px; overflow:
 <body>
 <header>
 <h1>{{.Title}}</h1>
-<p class="sub">{{.NRuns}} run{{if ne .NRuns 1}}s{{end}} of the homalb simulator. Slowdown = latency (first packet at the NIC → whole message with a thread) ÷ the latency of the same size on an idle host. Hover over the charts for values.</p>
+<p class="sub">{{.Sub}}</p>
+{{if .NOverloaded}}<p class="warn overloaded-note">{{.NOverloaded}} run{{if ne .NOverloaded 1}}s are{{else}} is{{end}} overloaded (marked ⚠ overloaded): the host could not keep up, so those slowdowns measure the overload, not the policy, and they are left out of the bold "best" values. Lower the load or use a larger host.</p>{{end}}
 </header>
 {{if not .Scenarios}}<p class="empty">No results to show.</p>{{end}}
 {{range .Scenarios}}
@@ -341,10 +542,10 @@ pre { background: #f6f6f8; padding: 8px 12px; margin: 4px 0 10px 18px; overflow:
 <table class="summary">
 <thead><tr><th class="name">policy</th><th>messages</th><th>short<br>P50</th><th>short<br>P99</th><th>short<br>P99.9</th><th>all<br>P99</th><th>GRO→SoftIRQ<br>P99 µs</th><th>SoftIRQ→app<br>P99 µs</th><th>busiest<br>core %</th><th>hotspots<br>%</th></tr></thead>
 <tbody>
-{{range .Rows}}<tr data-run="{{.Run}}"><td class="name"><i style="{{.Color}}"></i><a href="#run{{.Run}}">{{.Label}}</a>{{if .Violation}} <span class="warn" title="{{.Violation}}">⚠</span>{{end}}</td><td>{{.Messages}}</td>{{range .Cells}}<td{{if .Best}} class="best"{{end}}>{{.Text}}</td>{{end}}</tr>
+{{range .Rows}}<tr data-run="{{.Run}}"><td class="name"><i style="{{.Color}}"></i><a href="#run{{.Run}}">{{.Label}}</a>{{if .Violation}} <span class="warn" title="{{.Violation}}">⚠</span>{{end}}{{if .Overloaded}} <span class="warn overloaded" title="{{.Overloaded}}">⚠ overloaded</span>{{end}}</td><td>{{.Messages}}</td>{{range .Cells}}<td{{if .Best}} class="best"{{end}}>{{.Text}}</td>{{end}}</tr>
 {{end}}</tbody>
 </table>
-<p class="note">short: one-packet messages. Hotspots: 100 µs windows in which some core was more than 90% busy (GRO + SoftIRQ + app work; polling excluded). Bold: the best of the column.</p>
+<p class="note">short: one-packet messages. Hotspots: 100 µs windows in which some core was more than 90% busy (GRO + SoftIRQ + app work; polling excluded). Bold: the best of the column among the runs that are not overloaded. –: not measured.</p>
 <details class="part" open><summary>Slowdown by message size</summary>
 {{.Slowdown}}
 </details>
@@ -357,14 +558,14 @@ pre { background: #f6f6f8; padding: 8px 12px; margin: 4px 0 10px 18px; overflow:
 <div class="charts">{{range .Cores}}{{.}}{{end}}</div>
 </details>
 <details class="part" open><summary>Busy time per core over the measured window</summary>
-<p class="keys">idle<span class="gradient" style="background: {{$.Gradient}}"></span>busy; above 90% (dark purple): a hotspot</p>
+<p class="keys heatscale">share of the time a core was busy (GRO + SoftIRQ + app work): <span class="scale"><span class="gradient" style="background: {{$.Gradient}}"></span>{{range $.HeatScale}}<span class="tick" style="{{.Pos}}">{{.Label}}</span>{{end}}</span> above 90% (dark purple): a hotspot</p>
 <div class="charts">{{range .Heatmaps}}{{.}}{{end}}</div>
 </details>
 </section>
 {{end}}
 {{if .Runs}}<section id="runs">
 <h2>Runs</h2>
-{{range .Runs}}<details class="config" id="{{.ID}}" data-run="{{.Run}}" data-policy="{{.Policy}}"><summary>{{.Summary}}{{if .Warning}} <span class="warn">{{.Warning}}</span>{{end}}</summary>
+{{range .Runs}}<details class="config" id="{{.ID}}" data-run="{{.Run}}" data-policy="{{.Policy}}"><summary>{{.Summary}}{{if .Warning}} <span class="warn">{{.Warning}}</span>{{end}}{{if .Overloaded}} <span class="warn overloaded">⚠ {{.Overloaded}}</span>{{end}}</summary>
 <table>{{range .Facts}}<tr><td>{{.Name}}</td><td>{{.Value}}</td></tr>{{end}}</table>
 <pre>{{.YAML}}</pre>
 </details>

@@ -1,6 +1,8 @@
 package report
 
 import (
+	"github.com/homalb/homalb/stats"
+
 	"bytes"
 	"encoding/base64"
 	"encoding/xml"
@@ -14,8 +16,6 @@ import (
 	"testing"
 
 	"golang.org/x/net/html"
-
-	"github.com/homalb/homalb/sim"
 )
 
 // doc is a parsed report with lookups by class.
@@ -24,7 +24,7 @@ type doc struct {
 	raw  string
 }
 
-func parseReport(t *testing.T, results []*sim.Result) doc {
+func parseReport(t *testing.T, results []*Result) doc {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := WriteHTML(&buf, results, Options{}); err != nil {
@@ -113,7 +113,7 @@ func checkSVGWellFormed(t *testing.T, page string) {
 // per run, a core chart with a stacked bar per core, a heatmap whose PNG has
 // a pixel per core and bin, and a collapsed configuration.
 func TestHTMLCharts(t *testing.T) {
-	results := []*sim.Result{
+	results := []*Result{
 		fake("gen2", "w4", 0.8, 40, 8, 50),
 		fake("gen3", "w4", 0.8, 40, 8, 50),
 		fake("rps", "w4", 0.8, 40, 8, 50),
@@ -273,7 +273,7 @@ func TestHTMLFromSimulator(t *testing.T) {
 
 // TestHTMLOddInputs: no panic and a page that parses, whatever the results.
 func TestHTMLOddInputs(t *testing.T) {
-	empty := &sim.Result{Policy: "gen2", Workload: "w1", Load: 0.5}
+	empty := &Result{Policy: "gen2", Workload: "w1", Load: 0.5}
 	single := fake("gen3", "fixed:1000", 0.5, 1, 4, 1)
 	single.Slowdown[0].CumFrac = 1
 	weird := fake("x<y>&\"z'", "a,b\"c<", 0.3, 5, 3, 4)
@@ -284,7 +284,8 @@ func TestHTMLOddInputs(t *testing.T) {
 	weird.Cores[0].GRO = 3
 	weird.Cores[1].Idle = -1
 	weird.Cores[2].App = math.NaN()
-	weird.Load, weird.HotspotFrac, weird.WallMs, weird.All.P99 = math.NaN(), math.Inf(1), math.NaN(), math.NaN()
+	inf := math.Inf(1)
+	weird.Load, weird.HotspotFrac, weird.WallMs, weird.All.P99 = math.NaN(), &inf, math.NaN(), math.NaN()
 	weird.Timeline.Busy[1] = weird.Timeline.Busy[1][:1] // ragged
 	weird.Timeline.Busy[2][0] = math.NaN()
 	weird.HandoffCDF.GROToSoftIRQ = [][2]float64{{-5, -1}, {math.Inf(1), 2}}
@@ -293,9 +294,9 @@ func TestHTMLOddInputs(t *testing.T) {
 	zeroBins.Timeline.BinNs = 0
 	allZero := fake("gen2", "w5", 0.5, 3, 2, 2)
 	for i := range allZero.Slowdown {
-		allZero.Slowdown[i] = sim.Bucket{MaxBytes: allZero.Slowdown[i].MaxBytes}
+		allZero.Slowdown[i] = stats.Bucket{MaxBytes: allZero.Slowdown[i].MaxBytes}
 	}
-	cases := map[string][]*sim.Result{
+	cases := map[string][]*Result{
 		"no results":        nil,
 		"a nil result":      {nil},
 		"zero messages":     {empty},
@@ -334,13 +335,13 @@ func TestHTMLOddInputs(t *testing.T) {
 		t.Errorf("legend of two gen2 runs: %q", labels)
 	}
 	// Text from the data is escaped.
-	if d := parseReport(t, []*sim.Result{weird}); strings.Contains(d.raw, "x<y>") {
+	if d := parseReport(t, []*Result{weird}); strings.Contains(d.raw, "x<y>") {
 		t.Error("policy name not escaped")
 	}
 }
 
 func TestHTMLDeterministic(t *testing.T) {
-	rs := []*sim.Result{fake("gen2", "w4", 0.8, 30, 6, 20), fake("gen3", "w4", 0.8, 30, 6, 20)}
+	rs := []*Result{fake("gen2", "w4", 0.8, 30, 6, 20), fake("gen3", "w4", 0.8, 30, 6, 20)}
 	var a, b bytes.Buffer
 	if err := WriteHTML(&a, rs, Options{Title: "t"}); err != nil {
 		t.Fatal(err)

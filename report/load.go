@@ -6,27 +6,25 @@ import (
 	"errors"
 	"fmt"
 	"os"
-
-	"github.com/homalb/homalb/sim"
 )
 
 // Decode reads the results in data: one JSON object, as `homalb sim --json`
 // writes, or an array of them, as `homalb compare --json` writes. Unknown
 // fields are ignored (files of newer versions still load); an object without
 // a policy is not a result and is an error.
-func Decode(data []byte) ([]*sim.Result, error) {
+func Decode(data []byte) ([]*Result, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
 		return nil, errors.New("empty file")
 	}
-	var results []*sim.Result
+	var results []*Result
 	switch data[0] {
 	case '{':
-		var r sim.Result
+		var r Result
 		if err := json.Unmarshal(data, &r); err != nil {
 			return nil, jsonError(data, err)
 		}
-		results = []*sim.Result{&r}
+		results = []*Result{&r}
 	case '[':
 		if err := json.Unmarshal(data, &results); err != nil {
 			return nil, jsonError(data, err)
@@ -50,7 +48,7 @@ func Decode(data []byte) ([]*sim.Result, error) {
 
 // ReadFile reads the results of a file written by `homalb sim --json` or
 // `homalb compare --json`. Errors name the file.
-func ReadFile(path string) ([]*sim.Result, error) {
+func ReadFile(path string) ([]*Result, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err // *PathError names the file

@@ -188,21 +188,28 @@ func fmtNs(ns float64) string {
 }
 
 // policyColors gives the known policies fixed colours, so a policy looks the
-// same in every report.
+// same in every report. They are picked from the Okabe-Ito and Paul Tol
+// palettes so that every pair stays at least 19 ΔE apart for normal vision
+// and for readers with deuteranopia or protanopia
+// (TestPolicyColorsColourBlindSafe checks it): Homa's Gen2 and Gen3 blue and
+// vermillion, ours green, purple and orange, the oracles black and brown.
 var policyColors = map[string]string{
-	"rps":    "#7f7f7f",
-	"same":   "#8c564b",
-	"next":   "#e377c2",
-	"idle":   "#17becf",
-	"gen2":   "#1f77b4",
-	"gen3":   "#d62728",
-	"gen4":   "#2ca02c",
-	"oracle": "#111111", // a bound, not a policy: black
+	"rps":     "#33bbee", // cyan
+	"same":    "#332288", // indigo
+	"next":    "#eecc66", // sand
+	"idle":    "#ffaabb", // pink
+	"gen2":    "#0072b2", // blue
+	"gen3":    "#d55e00", // vermillion
+	"gen4":    "#009e73", // bluish green
+	"gen5":    "#aa3377", // purple
+	"gen6":    "#e69f00", // orange
+	"oracle":  "#000000", // a bound, not a policy
+	"oracle6": "#663333", // brown
 }
 
 // otherColors are for policies not listed above, picked by a hash of the
-// name; none is close to a colour above.
-var otherColors = []string{"#ff7f0e", "#9467bd", "#bcbd22", "#e6ab02", "#a6761d", "#7570b3", "#66a61e", "#f781bf"}
+// name.
+var otherColors = []string{"#117733", "#999933", "#cc6677", "#88ccee", "#44aa99", "#6699cc"}
 
 // colorOf returns the colour of policy: fixed for known policies, else picked
 // by a hash of the name (stable from report to report).

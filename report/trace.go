@@ -6,9 +6,30 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-
-	"github.com/homalb/homalb/sim"
 )
+
+// TraceKind says what a traced step was.
+type TraceKind uint8
+
+const (
+	TraceGRO     TraceKind = iota // driver + GRO of one packet (the interrupt included)
+	TraceSoftIRQ                  // SoftIRQ processing of one packet
+	TraceCopy                     // a thread's receive call and copy of a chunk of a message
+	TraceService                  // a thread serving a delivered message
+)
+
+// TraceStep is one piece of work on one core, as a driver reports it (the
+// simulator's sim.Step carries the same fields).
+type TraceStep struct {
+	Core       int
+	Kind       TraceKind
+	Start, End int64 // ns
+	Msg        int64 // the message's sequence number in the run; −1 for a GRANT
+	Pkt        int32 // packet number within the message; −1 for a thread's step or a GRANT
+	Bytes      int32 // the packet's payload, or the bytes copied
+	Inline     bool  // a SoftIRQ step of a bypassed packet, on its GRO core
+	Delivered  bool  // a copy step that completed its message
+}
 
 // TraceMeta describes the run a trace comes from.
 type TraceMeta struct {
@@ -29,7 +50,7 @@ type TraceStats struct {
 	Flows  int // flow arrows (each an "s" and an "f" event)
 }
 
-// TraceWriter is a [sim.Tracer] that streams the steps it receives as a
+// TraceWriter streams the steps it receives as a
 // Chrome trace-event JSON file (the format Perfetto and chrome://tracing
 // open): one process, one thread track per core, an "X" (complete) slice per
 // step, and flow arrows from a packet's GRO slice to its SoftIRQ slice and
@@ -129,7 +150,7 @@ func (t *TraceWriter) nameCore(c int) {
 }
 
 // Step writes the slice of s and the flow arrows it completes.
-func (t *TraceWriter) Step(s sim.Step) {
+func (t *TraceWriter) Step(s TraceStep) {
 	if t.err != nil || t.closed {
 		return
 	}
@@ -139,11 +160,11 @@ func (t *TraceWriter) Step(s sim.Step) {
 	t.slice(s)
 	here := anchor{tid(s.Core), s.Start + (s.End-s.Start)/2}
 	switch s.Kind {
-	case sim.StepGRO:
+	case TraceGRO:
 		if s.Msg >= 0 && s.Pkt >= 0 {
 			t.gro[pktKey{s.Msg, s.Pkt}] = here
 		}
-	case sim.StepSoftIRQ:
+	case TraceSoftIRQ:
 		if s.Msg < 0 {
 			break
 		}
@@ -153,7 +174,7 @@ func (t *TraceWriter) Step(s sim.Step) {
 			t.arrow("packet", from, here)
 		}
 		t.last[s.Msg] = here
-	case sim.StepCopy:
+	case TraceCopy:
 		if !s.Delivered || s.Msg < 0 {
 			break
 		}
@@ -165,13 +186,13 @@ func (t *TraceWriter) Step(s sim.Step) {
 }
 
 var sliceNames = [...]struct{ name, cat string }{
-	sim.StepGRO:     {"GRO", "gro"},
-	sim.StepSoftIRQ: {"SoftIRQ", "softirq"},
-	sim.StepCopy:    {"copy", "app"},
-	sim.StepService: {"service", "app"},
+	TraceGRO:     {"GRO", "gro"},
+	TraceSoftIRQ: {"SoftIRQ", "softirq"},
+	TraceCopy:    {"copy", "app"},
+	TraceService: {"service", "app"},
 }
 
-func (t *TraceWriter) slice(s sim.Step) {
+func (t *TraceWriter) slice(s TraceStep) {
 	name, cat := "step", "other"
 	if int(s.Kind) < len(sliceNames) {
 		name, cat = sliceNames[s.Kind].name, sliceNames[s.Kind].cat
@@ -191,7 +212,7 @@ func (t *TraceWriter) slice(s sim.Step) {
 		b = append(b, `"msg":`...)
 		b = strconv.AppendInt(b, s.Msg, 10)
 		b = append(b, ',')
-	} else if s.Kind == sim.StepGRO || s.Kind == sim.StepSoftIRQ {
+	} else if s.Kind == TraceGRO || s.Kind == TraceSoftIRQ {
 		b = append(b, `"grant":true,`...)
 	}
 	if s.Pkt >= 0 && s.Msg >= 0 {

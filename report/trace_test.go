@@ -179,7 +179,7 @@ func TestTraceFromSimulator(t *testing.T) {
 	from, to := int64(1.5e6), int64(1.8e6)
 	var buf bytes.Buffer
 	tw := NewTraceWriter(&buf, TraceMeta{Process: `gen2 "test"`, Cores: cfg.Host.Cores, Other: map[string]string{"window": "300us@1.5ms"}})
-	if _, err := sim.RunWith(cfg, sim.RunOptions{Tracer: tw, TraceFrom: from, TraceTo: to}); err != nil {
+	if _, err := sim.RunWith(cfg, sim.RunOptions{Tracer: simSteps{tw}, TraceFrom: from, TraceTo: to}); err != nil {
 		t.Fatal(err)
 	}
 	if err := tw.Close(); err != nil {
@@ -220,16 +220,16 @@ func TestTraceFromSimulator(t *testing.T) {
 func TestTraceFlowsAndMemory(t *testing.T) {
 	var buf bytes.Buffer
 	tw := NewTraceWriter(&buf, TraceMeta{Process: "p", Cores: 2})
-	steps := []sim.Step{
-		{Core: 0, Kind: sim.StepGRO, Start: 1000, End: 1300, Msg: 1, Pkt: 0, Bytes: 1424},
-		{Core: 0, Kind: sim.StepGRO, Start: 1300, End: 1600, Msg: 1, Pkt: 1, Bytes: 576},
-		{Core: 0, Kind: sim.StepGRO, Start: 1600, End: 1900, Msg: -1, Pkt: -1, Bytes: 0}, // a grant
-		{Core: 1, Kind: sim.StepSoftIRQ, Start: 2000, End: 2700, Msg: 1, Pkt: 0, Bytes: 1424},
-		{Core: 1, Kind: sim.StepSoftIRQ, Start: 2700, End: 3400, Msg: 1, Pkt: 1, Bytes: 576},
-		{Core: 0, Kind: sim.StepSoftIRQ, Start: 1900, End: 3500, Msg: -1, Pkt: -1, Inline: true},
-		{Core: 5, Kind: sim.StepCopy, Start: 3500, End: 3900, Msg: 1, Pkt: -1, Bytes: 2000, Delivered: true}, // a core beyond Cores
-		{Core: 5, Kind: sim.StepService, Start: 3900, End: 4900, Msg: 1, Pkt: -1},
-		{Core: 0, Kind: sim.StepGRO, Start: 5000, End: 5300, Msg: 2, Pkt: 0, Bytes: 1424}, // SoftIRQ after the window
+	steps := []TraceStep{
+		{Core: 0, Kind: TraceGRO, Start: 1000, End: 1300, Msg: 1, Pkt: 0, Bytes: 1424},
+		{Core: 0, Kind: TraceGRO, Start: 1300, End: 1600, Msg: 1, Pkt: 1, Bytes: 576},
+		{Core: 0, Kind: TraceGRO, Start: 1600, End: 1900, Msg: -1, Pkt: -1, Bytes: 0}, // a grant
+		{Core: 1, Kind: TraceSoftIRQ, Start: 2000, End: 2700, Msg: 1, Pkt: 0, Bytes: 1424},
+		{Core: 1, Kind: TraceSoftIRQ, Start: 2700, End: 3400, Msg: 1, Pkt: 1, Bytes: 576},
+		{Core: 0, Kind: TraceSoftIRQ, Start: 1900, End: 3500, Msg: -1, Pkt: -1, Inline: true},
+		{Core: 5, Kind: TraceCopy, Start: 3500, End: 3900, Msg: 1, Pkt: -1, Bytes: 2000, Delivered: true}, // a core beyond Cores
+		{Core: 5, Kind: TraceService, Start: 3900, End: 4900, Msg: 1, Pkt: -1},
+		{Core: 0, Kind: TraceGRO, Start: 5000, End: 5300, Msg: 2, Pkt: 0, Bytes: 1424}, // SoftIRQ after the window
 	}
 	for _, s := range steps {
 		tw.Step(s)
@@ -268,7 +268,7 @@ func (w *failWriter) Write(p []byte) (int, error) {
 func TestTraceWriteError(t *testing.T) {
 	tw := NewTraceWriter(&failWriter{}, TraceMeta{Process: "p", Cores: 4})
 	for i := range 5000 {
-		tw.Step(sim.Step{Core: i % 4, Kind: sim.StepGRO, Start: int64(i), End: int64(i + 1), Msg: int64(i), Pkt: 0})
+		tw.Step(TraceStep{Core: i % 4, Kind: TraceGRO, Start: int64(i), End: int64(i + 1), Msg: int64(i), Pkt: 0})
 	}
 	if err := tw.Close(); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Errorf("Close = %v, want the write error", err)
@@ -294,4 +294,11 @@ func TestAppendMicros(t *testing.T) {
 			}
 		}
 	}
+}
+
+// simSteps feeds the simulator's steps to a TraceWriter, as the CLI does.
+type simSteps struct{ w *TraceWriter }
+
+func (a simSteps) Step(s sim.Step) {
+	a.w.Step(TraceStep{Core: s.Core, Kind: TraceKind(s.Kind), Start: s.Start, End: s.End, Msg: s.Msg, Pkt: s.Pkt, Bytes: s.Bytes, Inline: s.Inline, Delivered: s.Delivered})
 }

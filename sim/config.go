@@ -137,10 +137,16 @@ type BalanceConfig struct {
 	RPCLock bool `yaml:"rpc_lock" json:"rpc_lock"`
 }
 
-// Profiles are the calibrated machines of ../shared/CALIBRATION.md.
-var Profiles = []string{"xl170", "c6525-100g"}
+// Profiles returns the names of the calibrated machines (docs/model.md), a
+// fresh slice each time.
+func Profiles() []string { return []string{"xl170", "c6525-100g"} }
 
-// DefaultConfig returns the default scenario (xl170, W4, 80% load, gen2) as
+// MaxRunNs bounds the simulated time of one run (warmup + duration + drain):
+// a minute, tens of minutes of wall time on the larger host. Longer runs
+// are refused up front instead of exhausting memory or running for days.
+const MaxRunNs = 60 * int64(time.Second)
+
+// DefaultConfig returns the default scenario (xl170, W4, 80% load, gen3) as
 // calibrated in docs/model.md.
 func DefaultConfig() Config {
 	c, _ := ProfileConfig("xl170")
@@ -150,7 +156,8 @@ func DefaultConfig() Config {
 // ProfileConfig returns the default scenario on a named machine profile.
 func ProfileConfig(profile string) (Config, error) {
 	c := Config{
-		Policy: "gen2", Workload: "w4", Load: 0.8, Seed: 1, Profile: profile,
+		Policy: "gen3", Workload: "w4", Load: 0.8, Seed: 1, Profile: profile, // gen3: Homa's current balancer, as serve
+
 		DurationNs: 500 * int64(time.Millisecond), WarmupNs: 10 * int64(time.Millisecond), DrainNs: 20 * int64(time.Millisecond),
 		Host: HostConfig{Cores: 20, LinkGbps: 25, MTUPayload: 1424, HeaderBytes: 76, SameCoreBacklog: true},
 		Cost: CostConfig{
@@ -181,7 +188,7 @@ func ProfileConfig(profile string) (Config, error) {
 		c.Cost.HandoffNs += 600
 		c.App.Threads = 49
 	default:
-		return Config{}, fmt.Errorf("unknown profile %q (known: %s)", profile, strings.Join(Profiles, ", "))
+		return Config{}, fmt.Errorf("unknown profile %q (known: %s)", profile, strings.Join(Profiles(), ", "))
 	}
 	return c, nil
 }
@@ -199,6 +206,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("duration %v must be positive", time.Duration(c.DurationNs))
 	case c.WarmupNs < 0 || c.DrainNs < 0:
 		return fmt.Errorf("warmup and drain must not be negative")
+	case c.DurationNs > MaxRunNs || c.WarmupNs > MaxRunNs || c.DrainNs > MaxRunNs || c.WarmupNs+c.DurationNs+c.DrainNs > MaxRunNs:
+		return fmt.Errorf("warmup %v + duration %v + drain %v: at most %v of simulated time per run; shorten it, or run more seeds",
+			time.Duration(c.WarmupNs), time.Duration(c.DurationNs), time.Duration(c.DrainNs), time.Duration(MaxRunNs))
 	case h.Cores <= 0 || h.Cores > maxCores:
 		return fmt.Errorf("host.cores %d outside 1..%d", h.Cores, maxCores)
 	case !(h.LinkGbps > 0):

@@ -7,7 +7,8 @@ import (
 )
 
 // Result is the output of one run; its JSON form is the output contract of
-// ../shared/DESIGN.md ("Output contract"). Field names are stable.
+// DESIGN.md ("Output contract"). Field names are stable. The measurements
+// that a real run reports too are the types of package stats.
 type Result struct {
 	Config   Config  `json:"config"`
 	Policy   string  `json:"policy"`
@@ -20,23 +21,21 @@ type Result struct {
 	Messages   int64 `json:"messages"`
 	Packets    int64 `json:"packets"`
 	Incomplete int64 `json:"incomplete"` // measured messages not delivered by the end of the drain
-	// Overloaded: more than 200,000 messages were alive at once, so the run
-	// stopped early; its latencies describe an overloaded host.
+	// Overloaded: the host could not keep up, so the latencies describe the
+	// overload rather than the policy. See [Result.IsOverloaded] for the rule.
 	Overloaded bool `json:"overloaded"`
 	// OfferedCores estimates the CPU the traffic asks for, in cores, if every
 	// message took the unloaded path. Above host.cores no policy can keep up.
 	OfferedCores float64 `json:"offered_cores"`
 
-	Slowdown  []Bucket    `json:"slowdown"`   // by message size
-	Short     Percentiles `json:"short"`      // slowdown of one-packet messages
-	All       Percentiles `json:"all"`        // slowdown of all messages
-	LatencyNs Latency     `json:"latency_ns"` // first packet at the NIC → whole message with a thread
-	HandoffNs Handoffs    `json:"handoff_ns"`
+	stats.Slowdowns                // slowdown, short, all
+	LatencyNs       stats.Latency  `json:"latency_ns"` // first packet at the NIC → whole message with a thread
+	HandoffNs       stats.Handoffs `json:"handoff_ns"`
 	// HomaHandoffNs are the handoffs as HomaModule's timetrace analyzer
 	// measured them for perf#49 (AnalyzeDelay, Nov 2023): per target core,
 	// the latest "chose core X" to the next homa_softirq entry on X, and a
 	// handoff to a waiting thread to that thread taking the message.
-	HomaHandoffNs Handoffs `json:"homa_handoff_ns"`
+	HomaHandoffNs stats.Handoffs `json:"homa_handoff_ns"`
 	// RPCOverlaps counts moments two cores worked on one message at once
 	// (SoftIRQ on two cores, or a thread taking its lock during SoftIRQ):
 	// the RPC lock forbids it, so it must be 0 whenever balance.rpc_lock is on.
@@ -46,8 +45,8 @@ type Result struct {
 	LockSpinFrac float64 `json:"lock_spin_frac"`
 	// ReceiveCores is the CPU spent receiving, in cores: GRO, SoftIRQ and
 	// the threads' receive calls and copies (not their service or sending).
-	ReceiveCores float64   `json:"receive_cores"`
-	Cores        []CoreUse `json:"cores"`
+	ReceiveCores float64         `json:"receive_cores"`
+	Cores        []stats.CoreUse `json:"cores"`
 
 	HotspotFrac        float64 `json:"hotspot_frac"`          // 100 µs windows in which some core was > 90% busy
 	SoftIRQCoresPerMsg float64 `json:"softirq_cores_per_msg"` // distinct SoftIRQ cores per multi-packet message
@@ -60,80 +59,26 @@ type Result struct {
 
 	// Timeline is each core's busy fraction (GRO + SoftIRQ + app work) per
 	// bin of the measured window, for heatmaps.
-	Timeline Timeline `json:"timeline"`
+	Timeline stats.Timeline `json:"timeline"`
 	// HandoffCDF holds points (ns, cumulative fraction) of both handoff
 	// latency distributions, for plots.
-	HandoffCDF HandoffCDF `json:"handoff_cdf"`
+	HandoffCDF stats.HandoffCDF `json:"handoff_cdf"`
 
 	Invariants Invariants `json:"invariants"`
+
+	// StoppedEarly: more than 200,000 messages were alive at once, so the
+	// run stopped before its end to keep memory bounded.
+	StoppedEarly bool `json:"stopped_early"`
 }
 
-// Timeline is a per-core series of busy fractions.
-type Timeline struct {
-	BinNs int64       `json:"bin_ns"`
-	Busy  [][]float64 `json:"busy"` // [core][bin]
+// IsOverloaded is the one rule for "overloaded": the traffic asks for more
+// cores than the host has, or measured messages were left unfinished at the
+// end of the drain, or the run stopped early with too many messages alive.
+// Any of them means no policy kept up, and the run's slowdowns measure the
+// overload, not the policy; rankings leave such runs out.
+func (r *Result) IsOverloaded() bool {
+	return r.StoppedEarly || r.Incomplete > 0 || r.OfferedCores > float64(r.Config.Host.Cores)
 }
-
-// HandoffCDF holds CDF points of the two handoff latencies.
-type HandoffCDF struct {
-	GROToSoftIRQ [][2]float64 `json:"gro_to_softirq"`
-	SoftIRQToApp [][2]float64 `json:"softirq_to_app"`
-}
-
-// Bucket is the slowdown of the messages of sizes in (previous MaxBytes, MaxBytes].
-type Bucket struct {
-	MaxBytes int   `json:"max_bytes"`
-	Count    int64 `json:"count"`
-	// CumFrac is the fraction of all measured messages of this size or less:
-	// the x-axis of Homa's slowdown graphs.
-	CumFrac float64 `json:"cum_frac"`
-	P50     float64 `json:"p50"`
-	P99     float64 `json:"p99"`
-	P999    float64 `json:"p999"`
-}
-
-// Percentiles of a slowdown distribution.
-type Percentiles struct {
-	Count int64   `json:"count"`
-	P50   float64 `json:"p50"`
-	P99   float64 `json:"p99"`
-	P999  float64 `json:"p999"`
-}
-
-// Latency percentiles in ns.
-type Latency struct {
-	Mean float64 `json:"mean"`
-	P50  int64   `json:"p50"`
-	P99  int64   `json:"p99"`
-	P999 int64   `json:"p999"`
-}
-
-// P2 is a pair of percentiles in ns.
-type P2 struct {
-	P50 int64 `json:"p50"`
-	P99 int64 `json:"p99"`
-}
-
-// Handoffs are the two handoff latencies: a GRO batch's flush to the start
-// of its SoftIRQ processing, and a message becoming ready to a thread starting
-// to copy it.
-type Handoffs struct {
-	GROToSoftIRQ P2 `json:"gro_to_softirq"`
-	SoftIRQToApp P2 `json:"softirq_to_app"`
-}
-
-// CoreUse is one core's time by activity, as fractions of the measured window.
-type CoreUse struct {
-	ID      int     `json:"id"`
-	GRO     float64 `json:"gro"`
-	SoftIRQ float64 `json:"softirq"`
-	App     float64 `json:"app"`  // application threads working on messages
-	Poll    float64 `json:"poll"` // application threads polling for a message
-	Idle    float64 `json:"idle"`
-}
-
-// Busy is the fraction of time the core did work (polling excluded).
-func (c CoreUse) Busy() float64 { return c.GRO + c.SoftIRQ + c.App }
 
 // Invariants counts violations of the model's rules found during the run;
 // every count must be zero.
@@ -148,16 +93,10 @@ type Invariants struct {
 // OK reports whether no invariant was violated.
 func (i Invariants) OK() bool { return i == Invariants{} }
 
-// slowdownScale stores slowdowns as integers in thousandths.
-const slowdownScale = 1000
-
 // recorder gathers the measurements of a run.
 type recorder struct {
 	ct           *stats.CoreTime
-	bounds       []int
-	slow         []*stats.Hist // per bucket, allocated at first use
-	counts       []int64
-	short, all   *stats.Hist
+	slow         *stats.SlowdownTable
 	latency      *stats.Hist
 	groToSoftirq *stats.Hist
 	softirqToApp *stats.Hist
@@ -178,11 +117,7 @@ func newRecorder(cfg *Config, bounds []int, measureEnd int64) *recorder {
 	const maxNs = int64(100e9)
 	return &recorder{
 		ct:           stats.NewCoreTime(cfg.Host.Cores, cfg.WarmupNs, measureEnd, 100_000, 0.9, 250),
-		bounds:       bounds,
-		slow:         make([]*stats.Hist, len(bounds)),
-		counts:       make([]int64, len(bounds)),
-		short:        stats.NewHist(1e9, 3),
-		all:          stats.NewHist(1e9, 3),
+		slow:         stats.NewSlowdownTable(bounds),
 		latency:      stats.NewHist(maxNs, 3),
 		groToSoftirq: stats.NewHist(maxNs, 3),
 		softirqToApp: stats.NewHist(maxNs, 3),
@@ -194,68 +129,25 @@ func newRecorder(cfg *Config, bounds []int, measureEnd int64) *recorder {
 func (r *recorder) delivered(m *message, latency, ideal int64, ncores int) {
 	r.messages++
 	r.latency.Record(latency)
-	sd := int64(math.Round(float64(latency) / float64(ideal) * slowdownScale))
-	r.all.Record(sd)
-	if m.npkts == 1 {
-		r.short.Record(sd)
-	} else {
+	sd := stats.Slowdown(float64(latency), float64(ideal))
+	if m.npkts > 1 {
 		r.multiMsgs++
 		r.multiCores += int64(ncores)
 	}
-	b := bucketOf(r.bounds, int(m.size))
-	if r.slow[b] == nil {
-		r.slow[b] = stats.NewHist(1e9, 2)
-	}
-	r.slow[b].Record(sd)
-	r.counts[b]++
-}
-
-// bucketOf returns the index of the first bound ≥ size (the last bucket for
-// larger sizes).
-func bucketOf(bounds []int, size int) int {
-	lo, hi := 0, len(bounds)-1
-	for lo < hi {
-		mid := (lo + hi) / 2
-		if bounds[mid] >= size {
-			hi = mid
-		} else {
-			lo = mid + 1
-		}
-	}
-	return lo
-}
-
-func pct(h *stats.Hist) Percentiles {
-	if h == nil || h.Count() == 0 {
-		return Percentiles{}
-	}
-	return Percentiles{Count: h.Count(),
-		P50:  float64(h.Quantile(50)) / slowdownScale,
-		P99:  float64(h.Quantile(99)) / slowdownScale,
-		P999: float64(h.Quantile(99.9)) / slowdownScale}
+	r.slow.Record(int(m.size), sd, m.npkts == 1)
 }
 
 func (r *recorder) fill(res *Result, cores int) {
 	res.Messages = r.messages
 	res.Packets = r.packets
-	var cum int64
-	for i, b := range r.bounds {
-		if r.counts[i] == 0 {
-			continue
-		}
-		cum += r.counts[i]
-		p := pct(r.slow[i])
-		res.Slowdown = append(res.Slowdown, Bucket{MaxBytes: b, Count: r.counts[i], CumFrac: float64(cum) / float64(r.messages), P50: p.P50, P99: p.P99, P999: p.P999})
-	}
-	res.Short = pct(r.short)
-	res.All = pct(r.all)
+	res.Slowdowns = r.slow.Result()
 	if r.latency.Count() > 0 {
-		res.LatencyNs = Latency{Mean: math.Round(r.latency.Mean()), P50: r.latency.Quantile(50), P99: r.latency.Quantile(99), P999: r.latency.Quantile(99.9)}
+		res.LatencyNs = stats.Latency{Mean: math.Round(r.latency.Mean()), P50: r.latency.Quantile(50), P99: r.latency.Quantile(99), P999: r.latency.Quantile(99.9)}
 	}
-	res.HandoffNs.GROToSoftIRQ = P2{r.groToSoftirq.Quantile(50), r.groToSoftirq.Quantile(99)}
-	res.HandoffNs.SoftIRQToApp = P2{r.softirqToApp.Quantile(50), r.softirqToApp.Quantile(99)}
-	res.HomaHandoffNs.GROToSoftIRQ = P2{r.homaGRO.Quantile(50), r.homaGRO.Quantile(99)}
-	res.HomaHandoffNs.SoftIRQToApp = P2{r.homaApp.Quantile(50), r.homaApp.Quantile(99)}
+	res.HandoffNs.GROToSoftIRQ = stats.P2{P50: r.groToSoftirq.Quantile(50), P99: r.groToSoftirq.Quantile(99)}
+	res.HandoffNs.SoftIRQToApp = stats.P2{P50: r.softirqToApp.Quantile(50), P99: r.softirqToApp.Quantile(99)}
+	res.HomaHandoffNs.GROToSoftIRQ = stats.P2{P50: r.homaGRO.Quantile(50), P99: r.homaGRO.Quantile(99)}
+	res.HomaHandoffNs.SoftIRQToApp = stats.P2{P50: r.homaApp.Quantile(50), P99: r.homaApp.Quantile(99)}
 	res.RPCOverlaps = r.rpcOverlaps
 	r.ct.Finish()
 	var softirqNs int64
@@ -274,7 +166,7 @@ func (r *recorder) fill(res *Result, cores int) {
 	}
 	for c := 0; c < cores; c++ {
 		f := func(a stats.Activity) float64 { return round4(r.ct.Fraction(c, a)) }
-		res.Cores = append(res.Cores, CoreUse{ID: c, GRO: f(stats.GRO), SoftIRQ: f(stats.SoftIRQ), App: f(stats.App), Poll: f(stats.Poll), Idle: f(stats.Idle)})
+		res.Cores = append(res.Cores, stats.CoreUse{ID: c, GRO: f(stats.GRO), SoftIRQ: f(stats.SoftIRQ), App: f(stats.App), Poll: f(stats.Poll), Idle: f(stats.Idle)})
 	}
 	res.HotspotFrac = round4(r.ct.HotspotFrac())
 	bin, busy := r.ct.Timeline()
@@ -283,8 +175,14 @@ func (r *recorder) fill(res *Result, cores int) {
 			row[i] = round4(row[i])
 		}
 	}
-	res.Timeline = Timeline{BinNs: bin, Busy: busy}
-	res.HandoffCDF = HandoffCDF{GROToSoftIRQ: r.groToSoftirq.CDF(60), SoftIRQToApp: r.softirqToApp.CDF(60)}
+	peak := r.ct.Peaks()
+	for _, row := range peak {
+		for i := range row {
+			row[i] = round4(row[i])
+		}
+	}
+	res.Timeline = stats.Timeline{BinNs: bin, Busy: busy, Peak: peak}
+	res.HandoffCDF = stats.HandoffCDF{GROToSoftIRQ: r.groToSoftirq.CDF(60), SoftIRQToApp: r.softirqToApp.CDF(60)}
 	if r.multiMsgs > 0 {
 		res.SoftIRQCoresPerMsg = round4(float64(r.multiCores) / float64(r.multiMsgs))
 	}

@@ -45,8 +45,9 @@ func runWith(cfg Config, opt RunOptions, tweak func(*host)) (*Result, error) {
 	h.tr, h.trFrom, h.trTo = opt.Tracer, opt.TraceFrom, opt.TraceTo
 	h.loop(opt.Progress)
 	res := &Result{Config: h.cfg, Policy: cfg.Policy, Workload: cfg.Workload, Load: cfg.Load, SimNs: h.now, Incomplete: h.pending,
-		Overloaded: h.overloaded, OfferedCores: round4(h.offeredCores())}
+		StoppedEarly: h.overloaded, OfferedCores: round4(h.offeredCores())}
 	h.r.fill(res, cfg.Host.Cores)
+	res.Overloaded = res.IsOverloaded()
 	wall := time.Since(start)
 	res.WallMs = float64(wall.Microseconds()) / 1000
 	if wall > 0 {

@@ -12,9 +12,9 @@ import (
 	"github.com/homalb/homalb/internal/testenv"
 )
 
-// The workload tables live beside the repository, never in it.
+// The tests check numbers of the published tables, compiled in.
 func TestMain(m *testing.M) {
-	testenv.UseSharedWorkloads()
+	testenv.UseBuiltinWorkloads()
 	os.Exit(m.Run())
 }
 

@@ -111,8 +111,8 @@ func (h *host) traceApp(th *thread, done bool) {
 		return
 	}
 	st := Step{Core: int(th.core), Kind: StepCopy, Start: th.runSince, End: h.now, Msg: -1, Pkt: -1, Bytes: th.chunk}
-	if th.phase == phaseService {
-		st.Kind, st.Bytes = StepService, 0
+	if th.phase == phaseService || th.phase == phaseXmit {
+		st.Kind, st.Bytes = StepService, 0 // the application's work: service, the response's copy and transmission
 	}
 	if th.msg >= 0 && th.phase == phaseCopy {
 		m := &h.msgs[th.msg]

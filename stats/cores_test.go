@@ -152,5 +152,29 @@ func TestCoreTimeMatchesReference(t *testing.T) {
 				t.Fatalf("round %d: bin %d busy %d, want %d", round, i, ct.cores[0].bins[i], b)
 			}
 		}
+		peaks := make([]float64, len(bins))
+		for w, b := range busyWin {
+			span := min(win, to-from-int64(w)*win)
+			bin := int64(w) * win / binNs
+			peaks[bin] = max(peaks[bin], float64(b)/float64(span))
+		}
+		for i, p := range ct.Peaks()[0] {
+			if p != peaks[i] {
+				t.Fatalf("round %d: bin %d peak %v, want %v", round, i, p, peaks[i])
+			}
+		}
+	}
+}
+
+// TestCoreTimePeakShowsShortHotspot: one 100 µs window fully busy inside a
+// 2 ms bin that is otherwise idle averages 5%, and its peak says 100%.
+func TestCoreTimePeakShowsShortHotspot(t *testing.T) {
+	c := NewCoreTime(1, 0, 10_000_000, 100_000, 0.9, 5) // 2 ms bins
+	c.Set(0, SoftIRQ, 300_000)
+	c.Set(0, Idle, 400_000)
+	c.Finish()
+	_, busy := c.Timeline()
+	if p := c.Peaks()[0][0]; p != 1 || busy[0][0] != 0.05 {
+		t.Fatalf("bin 0: mean %v peak %v, want 0.05 and 1", busy[0][0], p)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -131,43 +132,31 @@ func Execute(e *Experiment, runs []Run, opt Options) (Report, error) {
 		mu       sync.Mutex
 		firstErr error
 		done     = rep.Skipped
-		wg       sync.WaitGroup
-		work     = make(chan Run)
 	)
 	if opt.Progress != nil {
 		opt.Progress(done, rep.Mine)
 	}
-	for w := 0; w < min(rep.Workers, max(len(todo), 1)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for r := range work {
-				t0 := time.Now()
-				res, err := sim.Run(r.Config)
-				if err == nil {
-					err = writeAtomic(runPath(opt.Dir, r.Hash), mustJSON(RunFile{Hash: r.Hash, Index: r.Index, Values: r.Values, Result: res}))
-				}
-				mu.Lock()
-				rep.RunWall += time.Since(t0)
-				if err != nil && firstErr == nil {
-					firstErr = fmt.Errorf("run %d: %w", r.Index, err)
-				}
-				if err == nil {
-					rep.Ran++
-				}
-				done++
-				if opt.Progress != nil {
-					opt.Progress(done, rep.Mine)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for _, r := range todo {
-		work <- r
-	}
-	close(work)
-	wg.Wait()
+	Each(len(todo), rep.Workers, func(i int) {
+		r := todo[i]
+		t0 := time.Now()
+		res, err := sim.Run(r.Config)
+		if err == nil {
+			err = writeAtomic(runPath(opt.Dir, r.Hash), mustJSON(RunFile{Hash: r.Hash, Index: r.Index, Values: r.Values, Result: res}))
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		rep.RunWall += time.Since(t0)
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("run %d: %w", r.Index, err)
+		}
+		if err == nil {
+			rep.Ran++
+		}
+		done++
+		if opt.Progress != nil {
+			opt.Progress(done, rep.Mine)
+		}
+	})
 	rep.Wall = time.Since(start)
 	if firstErr != nil {
 		return rep, firstErr
@@ -236,10 +225,12 @@ type Metric struct {
 	// the run measured no such message (W5 has no one-packet messages; an
 	// overloaded run may deliver none in its window).
 	ZeroIsNone bool
+	// Unit is how tables show it; nil: as it is.
+	Unit *Unit
 }
 
-// Metrics are the columns of results.csv after the axes, in order.
-var Metrics = []Metric{
+// metrics are the columns of results.csv after the axes, in order.
+var metrics = []Metric{
 	{Name: "messages", Get: func(r *sim.Result) float64 { return float64(r.Messages) }},
 	{Name: "incomplete", Get: func(r *sim.Result) float64 { return float64(r.Incomplete) }},
 	{Name: "short_p50", Get: func(r *sim.Result) float64 { return r.Short.P50 }, ZeroIsNone: true},
@@ -248,26 +239,63 @@ var Metrics = []Metric{
 	{Name: "all_p50", Get: func(r *sim.Result) float64 { return r.All.P50 }, ZeroIsNone: true},
 	{Name: "all_p99", Get: func(r *sim.Result) float64 { return r.All.P99 }, ZeroIsNone: true},
 	{Name: "all_p999", Get: func(r *sim.Result) float64 { return r.All.P999 }, ZeroIsNone: true},
-	{Name: "latency_mean_ns", Get: func(r *sim.Result) float64 { return r.LatencyNs.Mean }},
-	{Name: "latency_p99_ns", Get: func(r *sim.Result) float64 { return float64(r.LatencyNs.P99) }},
-	{Name: "gro_softirq_p99_ns", Get: func(r *sim.Result) float64 { return float64(r.HandoffNs.GROToSoftIRQ.P99) }},
-	{Name: "softirq_app_p99_ns", Get: func(r *sim.Result) float64 { return float64(r.HandoffNs.SoftIRQToApp.P99) }},
-	{Name: "busiest_core", Get: busiest},
+	{Name: "latency_mean_ns", Get: func(r *sim.Result) float64 { return r.LatencyNs.Mean }, Unit: usUnit},
+	{Name: "latency_p99_ns", Get: func(r *sim.Result) float64 { return float64(r.LatencyNs.P99) }, Unit: usUnit},
+	{Name: "gro_softirq_p99_ns", Get: func(r *sim.Result) float64 { return float64(r.HandoffNs.GROToSoftIRQ.P99) }, Unit: usUnit},
+	{Name: "softirq_app_p99_ns", Get: func(r *sim.Result) float64 { return float64(r.HandoffNs.SoftIRQToApp.P99) }, Unit: usUnit},
+	{Name: "busiest_core", Get: busiest, Unit: pctUnit},
 	{Name: "protocol_cores", Get: protocolCores},
-	{Name: "hotspot_frac", Get: func(r *sim.Result) float64 { return r.HotspotFrac }},
+	{Name: "hotspot_frac", Get: func(r *sim.Result) float64 { return r.HotspotFrac }, Unit: pctUnit},
 	{Name: "softirq_cores_per_msg", Get: func(r *sim.Result) float64 { return r.SoftIRQCoresPerMsg }},
 	{Name: "mean_batch", Get: func(r *sim.Result) float64 { return r.MeanBatch }},
-	{Name: "bypass_frac", Get: func(r *sim.Result) float64 { return r.BypassFrac }},
+	{Name: "bypass_frac", Get: func(r *sim.Result) float64 { return r.BypassFrac }, Unit: pctUnit},
 	{Name: "offered_cores", Get: func(r *sim.Result) float64 { return r.OfferedCores }},
 	// offered_frac is offered_cores over the host's cores: from 1 on, the
 	// traffic asks for more CPU than the host has, whatever the policy.
 	{Name: "offered_frac", Get: func(r *sim.Result) float64 { return r.OfferedCores / float64(max(r.Config.Host.Cores, 1)) }},
+	// overloaded is sim.Result.IsOverloaded; r.Overloaded also counts for
+	// run files written before the rule took its present form.
 	{Name: "overloaded", Get: func(r *sim.Result) float64 {
-		if r.Overloaded {
+		if r.Overloaded || r.IsOverloaded() {
 			return 1
 		}
 		return 0
 	}},
+}
+
+// Units in which tables show metrics: results.csv keeps the raw values
+// (ns, fractions); people read µs and percent.
+var (
+	usUnit  = &Unit{Name: "µs", Scale: 1e-3}
+	pctUnit = &Unit{Name: "%", Scale: 100}
+)
+
+// Unit is how a metric is shown: its value times Scale, in Name.
+type Unit struct {
+	Name  string
+	Scale float64
+}
+
+// Metrics returns the metrics of results.csv, in column order (a copy:
+// callers cannot change the schema).
+func Metrics() []Metric { return append([]Metric(nil), metrics...) }
+
+// Label is the metric's name as a table heads it: the unit it is shown in
+// replaces a _ns or _frac suffix ("gro_softirq_p99 µs", "busiest_core %").
+func (m Metric) Label() string {
+	if m.Unit == nil {
+		return m.Name
+	}
+	n := strings.TrimSuffix(strings.TrimSuffix(m.Name, "_ns"), "_frac")
+	return n + " " + m.Unit.Name
+}
+
+// Show converts an estimate of the metric into the unit it is shown in.
+func (m Metric) Show(e Estimate) Estimate {
+	if m.Unit == nil {
+		return e
+	}
+	return Estimate{N: e.N, Mean: e.Mean * m.Unit.Scale, CI95: e.CI95 * m.Unit.Scale}
 }
 
 func busiest(r *sim.Result) float64 {
@@ -292,7 +320,7 @@ func protocolCores(r *sim.Result) float64 {
 
 // MetricByName finds a metric of Metrics.
 func MetricByName(name string) (Metric, bool) {
-	for _, m := range Metrics {
+	for _, m := range metrics {
 		if m.Name == name {
 			return m, true
 		}
@@ -321,7 +349,7 @@ func writeResults(dir string, m Manifest) (bool, error) {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	header := append([]string{"run", "hash"}, m.Columns...)
-	for _, mt := range Metrics {
+	for _, mt := range metrics {
 		header = append(header, mt.Name)
 	}
 	w.Write(header)
@@ -330,7 +358,7 @@ func writeResults(dir string, m Manifest) (bool, error) {
 		for _, c := range m.Columns {
 			row = append(row, rf.Values[c])
 		}
-		for _, mt := range Metrics {
+		for _, mt := range metrics {
 			row = append(row, fmtFloat(mt.Get(rf.Result)))
 		}
 		w.Write(row)

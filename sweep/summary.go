@@ -105,14 +105,14 @@ func Summarize(m Manifest, files []*RunFile) Summary {
 				vals[c] = rf.Values[c]
 			}
 			s.Groups = append(s.Groups, Group{Values: vals})
-			samples = append(samples, make([][]float64, len(Metrics)))
+			samples = append(samples, make([][]float64, len(metrics)))
 		}
-		for i, mt := range Metrics {
+		for i, mt := range metrics {
 			samples[g][i] = append(samples[g][i], mt.Get(rf.Result))
 		}
 	}
 	for g := range s.Groups {
-		for i := range Metrics {
+		for i := range metrics {
 			s.Groups[g].Estimates = append(s.Groups[g].Estimates, Estimate95(samples[g][i]))
 		}
 	}
@@ -136,7 +136,7 @@ func (s Summary) CSV() []byte {
 	w := csv.NewWriter(&buf)
 	w.Write(append(append([]string{}, s.Columns...), "metric", "n", "mean", "ci95", "lo", "hi"))
 	for _, g := range s.Groups {
-		for i, mt := range Metrics {
+		for i, mt := range metrics {
 			e := g.Estimates[i]
 			row := []string{}
 			for _, c := range s.Columns {
@@ -152,7 +152,7 @@ func (s Summary) CSV() []byte {
 
 // Get returns the estimate of a metric in group g.
 func (s Summary) Get(g int, metric string) Estimate {
-	for i, mt := range Metrics {
+	for i, mt := range metrics {
 		if mt.Name == metric {
 			return s.Groups[g].Estimates[i]
 		}
@@ -160,9 +160,15 @@ func (s Summary) Get(g int, metric string) Estimate {
 	return Estimate{}
 }
 
+// Overloaded reports whether some run of group g was overloaded
+// (sim.Result.IsOverloaded): its numbers measure the overload, not the
+// policy.
+func (s Summary) Overloaded(g int) bool { return s.Get(g, "overloaded").Mean > 0 }
+
 // Ranking orders the policies of each scenario (groups equal but for their
 // policy) by a metric, smallest first. Between neighbours it writes "<" only
-// where the 95% intervals separate and "≈" where they overlap.
+// where the 95% intervals separate and "≈" where they overlap. Overloaded
+// groups are not ranked: they are listed after the ranking.
 func (s Summary) Ranking(metric string) []string {
 	hasPolicy := false
 	for _, c := range s.Columns {
@@ -188,11 +194,21 @@ func (s Summary) Ranking(metric string) []string {
 	}
 	var lines []string
 	for _, k := range order {
-		gs := scen[k]
+		var gs, over []int
+		for _, g := range scen[k] {
+			if s.Overloaded(g) {
+				over = append(over, g)
+			} else {
+				gs = append(gs, g)
+			}
+		}
 		sort.SliceStable(gs, func(a, b int) bool { return s.Get(gs[a], metric).Mean < s.Get(gs[b], metric).Mean })
 		var b strings.Builder
 		if k != "" {
 			b.WriteString(k + ": ")
+		}
+		if len(gs) == 0 {
+			b.WriteString("none ranked")
 		}
 		for i, g := range gs {
 			if i > 0 {
@@ -204,27 +220,55 @@ func (s Summary) Ranking(metric string) []string {
 			}
 			b.WriteString(s.Groups[g].Values["policy"])
 		}
+		if len(over) > 0 {
+			var names []string
+			for _, g := range over {
+				names = append(names, s.Groups[g].Values["policy"])
+			}
+			b.WriteString("; overloaded, not ranked: " + strings.Join(names, ", "))
+		}
 		lines = append(lines, b.String())
 	}
 	return lines
 }
 
-// Table writes the chosen metrics of every group as mean ± 95% interval.
-func (s Summary) Table(w io.Writer, metrics []string) error {
+// Table writes the chosen metrics of every group as mean ± 95% interval,
+// each in the unit it is shown in (µs, %), and marks overloaded groups.
+func (s Summary) Table(w io.Writer, names []string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(append(append([]string{}, s.Columns...), metrics...), "\t")+"\tseeds")
+	head := append([]string{}, s.Columns...)
+	for _, n := range names {
+		m, _ := MetricByName(n)
+		head = append(head, m.Label())
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t")+"\tseeds\t")
+	over := 0
 	for g, grp := range s.Groups {
 		var row []string
 		for _, c := range s.Columns {
 			row = append(row, grp.Values[c])
 		}
 		n := 0
-		for _, m := range metrics {
-			e := s.Get(g, m)
-			row = append(row, e.String())
+		for _, name := range names {
+			m, _ := MetricByName(name)
+			e := s.Get(g, name)
+			row = append(row, m.Show(e).String())
 			n = e.N
 		}
-		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t"+fmt.Sprint(n))
+		mark := ""
+		if s.Overloaded(g) {
+			mark, over = "OVERLOADED", over+1
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t"+fmt.Sprint(n)+"\t"+mark)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if over > 0 {
+		fmt.Fprintln(w, OverloadedNote)
+	}
+	return nil
 }
+
+// OverloadedNote explains the OVERLOADED mark of tables.
+const OverloadedNote = "OVERLOADED: the host did not keep up (the traffic asks for more cores than it has, or messages were left unfinished); those numbers measure the overload, not the policy, and are not ranked. Lower the load or use a larger host."

@@ -12,7 +12,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testenv.UseSharedWorkloads()
+	testenv.UseBuiltinWorkloads()
 	os.Exit(m.Run())
 }
 
@@ -123,13 +123,13 @@ func TestEstimate95(t *testing.T) {
 func TestRankingOnlyWhereIntervalsSeparate(t *testing.T) {
 	s := Summary{Columns: []string{"policy"}}
 	idx := 0
-	for i, m := range Metrics {
+	for i, m := range Metrics() {
 		if m.Name == "short_p99" {
 			idx = i
 		}
 	}
 	add := func(p string, mean, ci float64) {
-		est := make([]Estimate, len(Metrics))
+		est := make([]Estimate, len(Metrics()))
 		est[idx] = Estimate{N: 10, Mean: mean, CI95: ci}
 		s.Groups = append(s.Groups, Group{Values: map[string]string{"policy": p}, Estimates: est})
 	}
@@ -231,13 +231,13 @@ func TestParseShard(t *testing.T) {
 func TestPivot(t *testing.T) {
 	s := Summary{Columns: []string{"load", "policy"}}
 	idx := 0
-	for i, m := range Metrics {
+	for i, m := range Metrics() {
 		if m.Name == "short_p99" {
 			idx = i
 		}
 	}
 	add := func(load, p string, mean float64) {
-		est := make([]Estimate, len(Metrics))
+		est := make([]Estimate, len(Metrics()))
 		est[idx] = Estimate{N: 10, Mean: mean, CI95: 0.5}
 		s.Groups = append(s.Groups, Group{Values: map[string]string{"load": load, "policy": p}, Estimates: est})
 	}

@@ -11,11 +11,11 @@ import (
 func TestVersus(t *testing.T) {
 	s := Summary{Columns: []string{"workload", "policy"}}
 	metric := map[string]int{}
-	for i, m := range Metrics {
+	for i, m := range Metrics() {
 		metric[m.Name] = i
 	}
 	add := func(wl, p string, mean, ci, overloaded float64) {
-		est := make([]Estimate, len(Metrics))
+		est := make([]Estimate, len(Metrics()))
 		est[metric["short_p99"]] = Estimate{N: 10, Mean: mean, CI95: ci}
 		est[metric["overloaded"]] = Estimate{N: 10, Mean: overloaded}
 		est[metric["offered_frac"]] = Estimate{N: 10, Mean: 0.3}

@@ -154,7 +154,13 @@ func receiveCPU(m Mode) ([]Check, error) {
 	return []Check{within(c, mean(rs, func(r *sim.Result) float64 { return r.ReceiveCores }), 0, 3.5)}, nil
 }
 
-// oneMessage: one 500 KB message at a time, one way, xl170 at MTU 1500.
+// oneMessage: one 500 KB message at a time, one way, xl170 at MTU 1500:
+// Homa measured 17–19 Gbps of goodput end to end (perf#45). The model has no
+// sender, and on xl170 the sender's transmit path is the slow part (perf#44:
+// its driver keeps a thread transmitting almost all the time for a large
+// message), so the model's receiver can only be faster. Accepted: the
+// receiver sustains at least 17 Gbps − 20%, and at most what the link can
+// carry (a packet's payload over its wire time).
 func oneMessage(Mode) ([]Check, error) {
 	cfg := sim.DefaultConfig()
 	cfg.Workload, cfg.Traffic.Responses = "fixed:500000", false
@@ -168,9 +174,12 @@ func oneMessage(Mode) ([]Check, error) {
 	if r.LatencyNs.P50 > 0 {
 		gbps = 500e3 * 8 / float64(r.LatencyNs.P50)
 	}
-	c := Check{Name: "one 500 KB message at a time", Source: "perf#45",
-		Scenario: "xl170, MTU 1500, fixed:500000 one way, one message per ms", Published: "17–19 Gbps", Tolerance: "±20%", Unit: "Gbps"}
-	return []Check{within(c, gbps, 17*0.8, 19*1.2)}, nil
+	mtu := float64(cfg.Host.MTUPayload)
+	ceiling := cfg.Host.LinkGbps * mtu / (mtu + float64(cfg.Host.HeaderBytes))
+	c := Check{Name: "one 500 KB message at a time", Source: "perf#45, perf#44",
+		Scenario:  "xl170, MTU 1500, fixed:500000 one way, one message per ms (receiver only)",
+		Published: "17–19 Gbps end to end, sender-bound", Tolerance: "receiver ≥ 17 − 20%, ≤ the link's goodput", Unit: "Gbps"}
+	return []Check{within(c, gbps, 17*0.8, ceiling)}, nil
 }
 
 // c6525Latency: a 100 B round trip on c6525-100g took 23.2 µs against

@@ -1,6 +1,8 @@
 package workload
 
 import (
+	"bytes"
+	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -91,9 +93,11 @@ type Options struct {
 	// MaxSize); values above MaxSize are lowered to MaxSize.
 	MaxBytes int
 
-	// SearchPath lists the directories in which the built-in workloads
-	// w1..w5 are looked up as wN.csv, first match wins. nil means
-	// DefaultSearchPath().
+	// SearchPath lists the directories in which w1..w5 are looked up as
+	// wN.csv instead of the built-in tables, first match wins; a name
+	// found in none of them is an error. nil means DefaultSearchPath()
+	// ($HOMALB_WORKLOADS); an empty, non-nil slice means the built-in
+	// tables.
 	SearchPath []string
 }
 
@@ -108,10 +112,10 @@ func (o Options) maxBytes() int {
 	return o.MaxBytes
 }
 
-// DefaultSearchPath returns where w1..w5 are looked up by default: the
-// directories listed in $HOMALB_WORKLOADS (separated by
-// os.PathListSeparator; empty entries skipped), then ./workloads, then
-// ../shared/workloads, relative to the working directory.
+// DefaultSearchPath returns the directories that override the built-in
+// tables of w1..w5: those listed in $HOMALB_WORKLOADS (separated by
+// os.PathListSeparator; empty entries skipped). Without the variable it is
+// empty and the tables compiled into the program are used.
 func DefaultSearchPath() []string {
 	var dirs []string
 	for _, d := range filepath.SplitList(os.Getenv(EnvSearchPath)) {
@@ -119,7 +123,7 @@ func DefaultSearchPath() []string {
 			dirs = append(dirs, d)
 		}
 	}
-	return append(dirs, "workloads", filepath.Join("..", "shared", "workloads"))
+	return dirs
 }
 
 // Entry describes one built-in name or family for help text.
@@ -152,8 +156,8 @@ func Names() []string {
 	return out
 }
 
-// builtins are the published workloads of the Homa papers, found by name
-// through the search path; their tables are never copied into the code.
+// builtins are the published workloads of the Homa papers; their tables
+// are compiled in (data/wN.csv), and $HOMALB_WORKLOADS can replace them.
 var builtins = []struct{ name, help string }{
 	{"w1", "Facebook memcached (ETC) sizes; mean 189 B, 98% in one packet"},
 	{"w2", "Google search RPC sizes; mean 442 B, 97% in one packet"},
@@ -164,8 +168,9 @@ var builtins = []struct{ name, help string }{
 
 // Resolve returns the distribution named by spec:
 //
-//   - w1 .. w5 (case-insensitive): the published Homa workloads, read from
-//     the file wN.csv in the first directory of opts.SearchPath that has it;
+//   - w1 .. w5 (case-insensitive): the published Homa workloads, compiled
+//     in, or read from wN.csv in the first directory of opts.SearchPath
+//     that has it when a search path is given;
 //   - a path to a CSV file in the same format (any spec that contains a
 //     path separator or ends in ".csv"); see ParseCDF;
 //   - a synthetic family, FAMILY:PARAMS, e.g. "lognormal:1000,1.5"; see
@@ -208,16 +213,48 @@ func resolve(spec string, opts Options) (Dist, error) {
 	return nil, fmt.Errorf("unknown workload; want one of %s", strings.Join(Names(), ", "))
 }
 
-// openBuiltin finds name+".csv" in the search path and parses it.
+// builtinTables holds the published tables of w1..w5, so that the program
+// works from any directory and needs no files beside it.
+//
+//go:embed data/*.csv
+var builtinTables embed.FS
+
+// openBuiltin parses name+".csv" from the search path when one is given
+// ($HOMALB_WORKLOADS by default), else from the tables compiled in. A
+// search path that is given but wrong is an error, not a silent fallback:
+// the user meant those files.
 func openBuiltin(name string, opts Options) (Dist, error) {
 	dirs := opts.SearchPath
+	what, hint := "search path", ""
 	if dirs == nil {
 		dirs = DefaultSearchPath()
+		what, hint = "$"+EnvSearchPath, fmt.Sprintf("; unset $%s to use the built-in tables", EnvSearchPath)
+		if v, set := os.LookupEnv(EnvSearchPath); set && strings.TrimSpace(v) != "" && len(dirs) == 0 {
+			return nil, fmt.Errorf("$%s=%q lists no directory; unset it to use the built-in tables", EnvSearchPath, v)
+		}
 	}
 	file := name + ".csv"
+	if len(dirs) == 0 {
+		data, err := builtinTables.ReadFile("data/" + file)
+		if err != nil {
+			return nil, fmt.Errorf("built-in table %s: %w", file, err) // cannot happen: embedded above
+		}
+		t, err := parseTable(name, "built-in "+file, bytes.NewReader(data), opts.maxBytes())
+		if err != nil {
+			return nil, err
+		}
+		return t, nil
+	}
 	for _, dir := range dirs {
+		st, err := os.Stat(dir)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w%s", what, err, hint)
+		}
+		if !st.IsDir() {
+			return nil, fmt.Errorf("%s: %s is not a directory%s", what, dir, hint)
+		}
 		path := filepath.Join(dir, file)
-		st, err := os.Stat(path)
+		st, err = os.Stat(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -229,7 +266,7 @@ func openBuiltin(name string, opts Options) (Dist, error) {
 		}
 		return openFile(name, path, opts)
 	}
-	return nil, fmt.Errorf("%s not found in search path %q (set $%s to the directory holding w1..w5.csv)", file, dirs, EnvSearchPath)
+	return nil, fmt.Errorf("%s not found in %s %q%s", file, what, dirs, hint)
 }
 
 // openFile parses the CSV file at path as the distribution called name.

@@ -13,10 +13,11 @@
 //
 // [Resolve] turns a spec into a Dist:
 //
-//   - "w1" .. "w5": the published CDFs, read from wN.csv in a directory of
-//     Options.SearchPath (by default [DefaultSearchPath]: $HOMALB_WORKLOADS,
-//     then ./workloads, then ../shared/workloads). The tables are data
-//     files and are not compiled in.
+//   - "w1" .. "w5": the published CDFs, compiled into the program from
+//     data/wN.csv, so that it runs from any directory. A search path
+//     (Options.SearchPath, by default [DefaultSearchPath]: the directories
+//     of $HOMALB_WORKLOADS) replaces them with wN.csv files; a name it
+//     does not hold is an error, not a silent fallback.
 //   - a path to a CSV file in the same format: see [ParseCDF].
 //   - "fixed:N", "uniform:A,B", "bimodal:A,B,P" (P is the probability of
 //     A), "exp:MEAN", "lognormal:MEDIAN,SIGMA", "pareto:MIN,ALPHA"; see

@@ -16,7 +16,7 @@ import (
 // Seeds: testdata/fuzz/FuzzParseCDF and the published tables.
 func FuzzParseCDF(f *testing.F) {
 	for _, name := range []string{"w1", "w4"} {
-		if b, err := os.ReadFile("../../shared/workloads/" + name + ".csv"); err == nil {
+		if b, err := os.ReadFile("data/" + name + ".csv"); err == nil {
 			f.Add(b, 0)
 		}
 	}

@@ -19,7 +19,7 @@ func TestResolveSpecs(t *testing.T) {
 		{" w2 ", "w2", 0, DefaultMaxBytes, 0},
 		{"w5", "w5", -1, 29_400_000, 0},
 		{"w5", "w5", 2 * MaxSize, 29_400_000, 0},
-		{"../../shared/workloads/w3.csv", "../../shared/workloads/w3.csv", 0, DefaultMaxBytes, 0},
+		{"data/w3.csv", "data/w3.csv", 0, DefaultMaxBytes, 0},
 		{"fixed:1e6", "fixed:1000000", 0, 1_000_000, 1_000_000},
 		{"fixed:2000000", "fixed:2000000", 0, DefaultMaxBytes, DefaultMaxBytes},
 		{"fixed:2000000", "fixed:2000000", -1, 2_000_000, 2_000_000},
@@ -81,7 +81,7 @@ func TestResolveRejects(t *testing.T) {
 		{"pareto:1,1000", "ALPHA"},
 		{"missing.csv", "no such file"},
 		{"./nowhere/w1", "no such file"},
-		{"../../shared/workloads", "../../shared/workloads is a directory"},
+		{"./data", "./data is a directory"},
 	} {
 		_, err := Resolve(tc.spec, Options{SearchPath: testPath})
 		if err == nil {
@@ -117,16 +117,14 @@ func writeFixed(t *testing.T, dir string, size string) {
 	}
 }
 
-// TestSearchPath: $HOMALB_WORKLOADS first (a list), then ./workloads, then
-// ../shared/workloads.
+// TestSearchPath: without $HOMALB_WORKLOADS the built-in tables, from any
+// directory; with it, its directories in order, and no silent fallback when
+// it is wrong.
 func TestSearchPath(t *testing.T) {
 	tmp := t.TempDir()
 	env1, env2 := filepath.Join(tmp, "env1"), filepath.Join(tmp, "env2")
-	local, shared := filepath.Join(tmp, "cwd", "workloads"), filepath.Join(tmp, "shared", "workloads")
 	writeFixed(t, env2, "4")
-	writeFixed(t, local, "2")
-	writeFixed(t, shared, "3")
-	t.Chdir(filepath.Join(tmp, "cwd"))
+	t.Chdir(tmp) // no workloads directory anywhere near
 
 	size := func() (int, error) {
 		d, err := Resolve("w1", Options{})
@@ -142,57 +140,90 @@ func TestSearchPath(t *testing.T) {
 			t.Errorf("%s: size %d (%v), want %d", what, got, err, want)
 		}
 	}
+	wantErr := func(what, want string) {
+		t.Helper()
+		_, err := size()
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error %v, want one line containing %q", what, err, want)
+		}
+	}
 	sep := string(os.PathListSeparator)
 
+	t.Setenv(EnvSearchPath, "")
+	check("built-in", 100_000) // W1's largest message
+	if got := DefaultSearchPath(); len(got) != 0 {
+		t.Errorf("DefaultSearchPath() = %q without the variable", got)
+	}
+	d, _ := Resolve("w1", Options{})
+	if desc := d.(Describer).Describe(); !strings.Contains(desc, "built-in w1.csv") {
+		t.Errorf("built-in description %q", desc)
+	}
+
+	if err := os.Mkdir(env1, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv(EnvSearchPath, env1+sep+sep+env2) // env1 has no w1.csv
 	check("env list", 4)
 	writeFixed(t, env1, "1")
 	check("env list, first dir", 1)
-	if got := DefaultSearchPath(); !slices.Equal(got, []string{env1, env2, "workloads", filepath.Join("..", "shared", "workloads")}) {
+	if got := DefaultSearchPath(); !slices.Equal(got, []string{env1, env2}) {
 		t.Errorf("DefaultSearchPath() = %q", got)
 	}
 
-	t.Setenv(EnvSearchPath, "")
-	check("./workloads", 2)
-	if err := os.Remove(filepath.Join(local, "w1.csv")); err != nil {
-		t.Fatal(err)
-	}
-	check("../shared/workloads", 3)
-
-	// An explicit SearchPath replaces the default one.
-	d, err := Resolve("w1", Options{SearchPath: []string{env2}})
-	if err != nil || d.Max() != 4 {
+	// An explicit SearchPath replaces the default one; an empty one means
+	// the built-in tables.
+	if d, err := Resolve("w1", Options{SearchPath: []string{env2}}); err != nil || d.Max() != 4 {
 		t.Errorf("explicit path: %v", err)
 	}
+	if d, err := Resolve("w1", Options{SearchPath: []string{}}); err != nil || d.Max() != 100_000 {
+		t.Errorf("explicit built-in: %v", err)
+	}
 
-	if err := os.Remove(filepath.Join(shared, "w1.csv")); err != nil {
+	// A variable that is wrong is reported, not ignored.
+	t.Setenv(EnvSearchPath, env2)
+	if err := os.Remove(filepath.Join(env2, "w1.csv")); err != nil {
 		t.Fatal(err)
 	}
-	_, err = size()
-	if err == nil || !strings.Contains(err.Error(), "w1.csv not found in search path") || !strings.Contains(err.Error(), EnvSearchPath) {
-		t.Errorf("not found: %v", err)
-	}
+	wantErr("not found", "w1.csv not found in $"+EnvSearchPath)
+	wantErr("not found hint", "unset $"+EnvSearchPath)
+	t.Setenv(EnvSearchPath, filepath.Join(tmp, "nonexistent"))
+	wantErr("missing dir", "nonexistent")
+	t.Setenv(EnvSearchPath, sep)
+	wantErr("no directory", "lists no directory")
+	t.Setenv(EnvSearchPath, filepath.Join(env1, "w1.csv"))
+	wantErr("a file", "is not a directory")
 
 	// A malformed file is an error, not a reason to look further.
-	if err := os.WriteFile(filepath.Join(local, "w1.csv"), []byte("nonsense\n"), 0o644); err != nil {
+	t.Setenv(EnvSearchPath, env1+sep+env2)
+	writeFixed(t, env2, "3")
+	if err := os.WriteFile(filepath.Join(env1, "w1.csv"), []byte("nonsense\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	writeFixed(t, shared, "3")
-	_, err = size()
-	if err == nil || !strings.Contains(err.Error(), filepath.Join("workloads", "w1.csv")+":1: wrong header") {
-		t.Errorf("malformed: %v", err)
-	}
+	wantErr("malformed", filepath.Join("env1", "w1.csv")+":1: wrong header")
 
 	// So is a directory in the way.
-	if err := os.Remove(filepath.Join(local, "w1.csv")); err != nil {
+	if err := os.Remove(filepath.Join(env1, "w1.csv")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Mkdir(filepath.Join(local, "w1.csv"), 0o755); err != nil {
+	if err := os.Mkdir(filepath.Join(env1, "w1.csv"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, err = size()
-	if err == nil || !strings.Contains(err.Error(), filepath.Join("workloads", "w1.csv")+" is a directory") {
-		t.Errorf("directory: %v", err)
+	wantErr("directory", filepath.Join("env1", "w1.csv")+" is a directory")
+}
+
+// TestBuiltinTablesMatchPublished: the compiled-in tables are the published
+// ones, when a copy is at hand to compare with (CI keeps one beside the
+// repository; a fresh clone has none, and then there is nothing to compare).
+func TestBuiltinTablesMatchPublished(t *testing.T) {
+	for _, name := range []string{"w1", "w2", "w3", "w4", "w5"} {
+		want, err := os.ReadFile(filepath.Join("..", "..", "shared", "workloads", name+".csv"))
+		if err != nil {
+			t.Skipf("no published copy to compare with: %v", err)
+		}
+		got, err := builtinTables.ReadFile("data/" + name + ".csv")
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%s: built-in table differs from the published one (%v)", name, err)
+		}
 	}
 }
 

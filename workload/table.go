@@ -43,7 +43,7 @@ func (e *ParseError) Error() string {
 func (e *ParseError) Unwrap() error { return e.Err }
 
 // ParseCDF reads a message-size CDF in the CSV format of the published
-// workloads (see ../shared/workloads/w1.csv) and returns it as the
+// workloads (see data/w1.csv) and returns it as the
 // distribution called name:
 //
 //	# comment lines begin with '#'; blank lines are ignored

@@ -15,7 +15,6 @@ import (
 	"github.com/homalb/homalb/report"
 	"github.com/homalb/homalb/rx"
 	"github.com/homalb/homalb/rx/loadgen"
-	"github.com/homalb/homalb/sim"
 )
 
 func newBenchCmd() *cobra.Command {
@@ -51,7 +50,7 @@ the server: on a small host its work shows in the results.
 			sf.queue, sf.timeout = rx.DefaultQueueDepth, rx.DefaultMessageTimeout
 			sf.faults = faultFlags{seed: 1} // faults apply to the clients (--loss …)
 			lf.unsched, lf.overcommit = sf.unsched, sf.overcommit
-			if err := oneStdout([2]string{"json", lf.jsonOut}, [2]string{"html", htmlOut}); err != nil {
+			if err := checkOutputs([2]string{"json", lf.jsonOut}, [2]string{"html", htmlOut}); err != nil {
 				return badInput(fmt.Errorf("bench: %w", err))
 			}
 			runs, skipped, err := benchPlan(&sf, policies)
@@ -97,11 +96,9 @@ the server: on a small host its work shows in the results.
 				results = append(results, r)
 			}
 			var ok []*realResult
-			var sims []*sim.Result
 			for _, r := range results {
 				if r != nil {
 					ok = append(ok, r)
-					sims = append(sims, &r.Result)
 				}
 			}
 			if lf.jsonOut != "" {
@@ -112,7 +109,11 @@ the server: on a small host its work shows in the results.
 			if htmlOut != "" {
 				title := fmt.Sprintf("homalb bench: %s at %.0f RPC/s on loopback", lf.workload, lcfg.Rate)
 				if err := writeOutput(htmlOut, out, func(w io.Writer) error {
-					return report.WriteHTML(w, sims, report.Options{Title: title})
+					rs, err := report.Results(ok)
+					if err != nil {
+						return err
+					}
+					return report.WriteHTML(w, rs, report.Options{Title: title})
 				}); err != nil {
 					return fmt.Errorf("bench: %w", err)
 				}

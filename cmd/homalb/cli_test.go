@@ -13,7 +13,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testenv.UseSharedWorkloads()
+	testenv.UseBuiltinWorkloads()
 	os.Exit(m.Run())
 }
 
@@ -181,7 +181,7 @@ func TestCompareSeeds(t *testing.T) {
 		t.Errorf("--seeds 0: exit %d", code)
 	}
 	args = append([]string{"compare", "--policies", "gen4", "--workload", "w1", "--load", "0.9"}, fast...)
-	if _, out, _ := cli(t, args...); !strings.Contains(out, "no policy keeps up") {
+	if _, out, _ := cli(t, args...); !strings.Contains(out, "no policy can keep up") || !strings.Contains(out, "OVERLOADED") || !strings.Contains(out, "lower the load (--load 0.") {
 		t.Errorf("overloaded scenario without a note:\n%s", out)
 	}
 }
@@ -207,7 +207,7 @@ func TestCompletion(t *testing.T) {
 // TestSimOverloadNote: a run on an overloaded host says so.
 func TestSimOverloadNote(t *testing.T) {
 	args := append([]string{"sim", "--policy", "gen4", "--workload", "w1", "--load", "0.9"}, fast...)
-	if code, out, _ := cli(t, args...); code != 0 || !strings.Contains(out, "no policy keeps up") {
+	if code, out, _ := cli(t, args...); code != 0 || !strings.Contains(out, "no policy can keep up") || !strings.Contains(out, "OVERLOADED") || !strings.Contains(out, "lower the load (--load 0.") {
 		t.Errorf("exit %d, output:\n%s", code, out)
 	}
 }

@@ -3,9 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
-	"runtime"
 	"strings"
-	"sync"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -21,6 +19,7 @@ func newCompareCmd() *cobra.Command {
 	var policies []string
 	var jsonOut, csvOut, htmlOut string
 	var seeds int
+	var chartPolicies []string
 	cmd := &cobra.Command{
 		Use:   "compare",
 		Short: "Run every policy on the same scenario and seed, and compare them (the main job)",
@@ -61,10 +60,20 @@ the intervals separate. (For more, use 'homalb sweep'.)`,
 					cfgs = append(cfgs, c)
 				}
 			}
-			if err := base.Check(); err != nil {
-				return badInput(err)
+			// The scenario must be valid for some policy; a policy that
+			// cannot run it (gen3's layout on 6 cores) says so in its row.
+			var checkErr error
+			for _, p := range policies {
+				c := base
+				c.Policy = p
+				if checkErr = c.Check(); checkErr == nil {
+					break
+				}
 			}
-			if err := oneStdout([2]string{"json", jsonOut}, [2]string{"csv", csvOut}, [2]string{"html", htmlOut}); err != nil {
+			if checkErr != nil {
+				return badInput(checkErr)
+			}
+			if err := checkOutputs([2]string{"json", jsonOut}, [2]string{"csv", csvOut}, [2]string{"html", htmlOut}); err != nil {
 				return badInput(err)
 			}
 			out := cmd.OutOrStdout()
@@ -91,7 +100,13 @@ the intervals separate. (For more, use 'homalb sweep'.)`,
 				}
 			}
 			if csvOut != "" {
-				if err := writeOutput(csvOut, out, func(w io.Writer) error { return report.WriteCSV(w, ok) }); err != nil {
+				if err := writeOutput(csvOut, out, func(w io.Writer) error {
+					rs, err := report.Results(ok)
+					if err != nil {
+						return err
+					}
+					return report.WriteCSV(w, rs)
+				}); err != nil {
 					return err
 				}
 			}
@@ -104,7 +119,11 @@ the intervals separate. (For more, use 'homalb sweep'.)`,
 					}
 				}
 				if err := writeOutput(htmlOut, out, func(w io.Writer) error {
-					return report.WriteHTML(w, first, report.Options{Title: title})
+					rs, err := report.Results(first)
+					if err != nil {
+						return err
+					}
+					return report.WriteHTML(w, rs, report.Options{Title: title, Policies: chartPolicies})
 				}); err != nil {
 					return err
 				}
@@ -124,35 +143,23 @@ the intervals separate. (For more, use 'homalb sweep'.)`,
 	cmd.Flags().StringVar(&jsonOut, "json", "", "write the results as a JSON array to `FILE` (- for stdout)")
 	cmd.Flags().StringVar(&csvOut, "csv", "", "write the slowdown by size as CSV to `FILE`, one row per policy and size bucket (- for stdout)")
 	cmd.Flags().StringVar(&htmlOut, "html", "", "write an HTML report with charts to `FILE` (- for stdout; see 'homalb report')")
+	cmd.Flags().StringSliceVar(&chartPolicies, "chart-policies", nil, "policies drawn in the --html slowdown chart, comma-separated, or all (default: gen2, gen3 and the best other policy)")
 	_ = cmd.RegisterFlagCompletionFunc("policies", fixedCompletion(balance.Names()...))
 	return cmd
 }
 
-// runAll runs the configurations in parallel, one per CPU; each run is
-// single-threaded and deterministic, so the results do not depend on the
-// parallelism. bar (nil for none) shows their progress.
+// runAll runs the configurations on sweep's worker pool, one per CPU; each
+// run is single-threaded and deterministic, so the results do not depend on
+// the parallelism. bar (nil for none) shows their progress.
 func runAll(cfgs []sim.Config, bar *progressBar) ([]*sim.Result, []error) {
 	results := make([]*sim.Result, len(cfgs))
 	errs := make([]error, len(cfgs))
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < min(runtime.GOMAXPROCS(0), len(cfgs)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				results[i], errs[i] = sim.RunWith(cfgs[i], sim.RunOptions{Progress: bar.hook(i)})
-				if h := bar.hook(i); errs[i] != nil && h != nil { // a failed run counts as done
-					h(runEnd(&cfgs[i]), runEnd(&cfgs[i]))
-				}
-			}
-		}()
-	}
-	for i := range cfgs {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
+	sweep.Each(len(cfgs), 0, func(i int) {
+		results[i], errs[i] = sim.RunWith(cfgs[i], sim.RunOptions{Progress: bar.hook(i)})
+		if h := bar.hook(i); errs[i] != nil && h != nil { // a failed run counts as done
+			h(runEnd(&cfgs[i]), runEnd(&cfgs[i]))
+		}
+	})
 	return results, errs
 }
 
@@ -160,13 +167,13 @@ func printComparison(w io.Writer, base sim.Config, policies []string, results []
 	fmt.Fprintf(w, "%s (%d cores, %g Gbps), %s at %.0f%% load, %.0f ms measured, seed %d\n\n",
 		base.Profile, base.Host.Cores, base.Host.LinkGbps, base.Workload, 100*base.Load, float64(base.DurationNs)/1e6, base.Seed)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\tshort\tshort\tshort\tall\tGRO→SoftIRQ\tSoftIRQ→app\tbusiest\thotspot\t\t")
-	fmt.Fprintln(tw, "policy\tp50\tp99\tp99.9\tp99\tp99 µs\tp99 µs\tcore %\t%\tmessages\t")
+	fmt.Fprintln(tw, "\tshort\tshort\tshort\tall\tGRO→SoftIRQ\tSoftIRQ→app\tbusiest\thotspot\t\t\t")
+	fmt.Fprintln(tw, "policy\tp50\tp99\tp99.9\tp99\tp99 µs\tp99 µs\tcore %\t%\tmessages\t\t")
 	var failed []string
 	for i, p := range policies {
 		r := results[i]
 		if r == nil {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", p)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\t\n", p)
 			failed = append(failed, fmt.Sprintf("%s: %v", p, errs[i]))
 			continue
 		}
@@ -174,10 +181,14 @@ func printComparison(w io.Writer, base sim.Config, policies []string, results []
 		for _, c := range r.Cores {
 			busiest = max(busiest, c.Busy())
 		}
-		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\t%.0f\t%.0f\t%d\t\n", p,
-			r.Short.P50, r.Short.P99, r.Short.P999, r.All.P99,
+		mark := ""
+		if r.Overloaded {
+			mark = "OVERLOADED"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t%.0f\t%d\t%s\t\n", p,
+			slowdown(r.Short.Count, r.Short.P50), slowdown(r.Short.Count, r.Short.P99), slowdown(r.Short.Count, r.Short.P999), slowdown(r.All.Count, r.All.P99),
 			us(r.HandoffNs.GROToSoftIRQ.P99), us(r.HandoffNs.SoftIRQToApp.P99),
-			100*busiest, 100*r.HotspotFrac, r.Messages)
+			100*busiest, 100*r.HotspotFrac, r.Messages, mark)
 		if !r.Invariants.OK() {
 			failed = append(failed, fmt.Sprintf("%s: model invariants violated: %+v", p, r.Invariants))
 		}
@@ -218,10 +229,19 @@ func printSeedComparison(w io.Writer, base sim.Config, seeds int, results []*sim
 	return nil
 }
 
-// overloadNote says when the traffic asks for more CPU than the host has, so
-// that no one reads slowdowns of thousands as a verdict on a policy.
+// slowdown formats a slowdown percentile, or "-" when no message of the
+// kind was measured (W5 has no one-packet messages).
+func slowdown(n int64, v float64) string {
+	if n == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+// overloadNote says when runs were overloaded, why, and what to do, so that
+// no one reads slowdowns of thousands as a verdict on a policy.
 func overloadNote(w io.Writer, base sim.Config, results []*sim.Result) {
-	offered, over := 0.0, 0
+	offered, over, unfinished, early := 0.0, 0, int64(0), 0
 	for _, r := range results {
 		if r == nil {
 			continue
@@ -230,10 +250,35 @@ func overloadNote(w io.Writer, base sim.Config, results []*sim.Result) {
 		if r.Overloaded {
 			over++
 		}
+		unfinished += r.Incomplete
+		if r.StoppedEarly {
+			early++
+		}
 	}
-	if offered > float64(base.Host.Cores) || over > 0 {
-		fmt.Fprintf(w, "\nnote: the traffic asks for ≈%.1f cores of %d (offered_cores); %d run(s) stopped overloaded. Above the core count no policy keeps up: these slowdowns measure the overload, not the policies.\n", offered, base.Host.Cores, over)
+	if over == 0 {
+		return
 	}
+	fmt.Fprintf(w, "\nOVERLOADED: %s of %d did not keep up: an overloaded run's slowdowns measure the overload, not the policy.\n", plural(over, "run"), len(results))
+	if offered > float64(base.Host.Cores) {
+		fmt.Fprintf(w, "The traffic asks for ≈%.1f cores of %d (offered_cores): no policy can keep up.\n", offered, base.Host.Cores)
+	}
+	if unfinished > 0 || early > 0 {
+		fmt.Fprintf(w, "%d measured messages were left unfinished at the end of the drain", unfinished)
+		if early > 0 {
+			fmt.Fprintf(w, "; %s stopped early with more than 200,000 messages alive", plural(early, "run"))
+		}
+		fmt.Fprintln(w, ".")
+	}
+	fmt.Fprintln(w, "To compare policies, lower the load"+suggestLoad(base, offered)+", use the larger host (--profile c6525-100g), or a lighter workload.")
+}
+
+// suggestLoad proposes a load at which the traffic asks for 80% of the
+// host's cores, when the offered cores say the host is too small.
+func suggestLoad(base sim.Config, offered float64) string {
+	if offered <= float64(base.Host.Cores) || offered <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (--load %.2f asks for about %.0f of the %d cores)", base.Load*0.8*float64(base.Host.Cores)/offered, 0.8*float64(base.Host.Cores), base.Host.Cores)
 }
 
 func printLegend(w io.Writer) {

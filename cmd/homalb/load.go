@@ -20,7 +20,7 @@ import (
 
 	"github.com/homalb/homalb/rx"
 	"github.com/homalb/homalb/rx/loadgen"
-	"github.com/homalb/homalb/sim"
+	"github.com/homalb/homalb/stats"
 	"github.com/homalb/homalb/workload"
 )
 
@@ -63,7 +63,7 @@ func (f *loadFlags) register(fl *pflag.FlagSet, defaultDuration time.Duration) {
 	fl.Float64Var(&f.link, "link-gbps", 0, "link rate of the slowdown's ideal, Gbps (0: measured)")
 	fl.DurationVar(&f.baseRTT, "base-rtt", 0, "unloaded RTT of a tiny RPC for the slowdown's ideal (0: measured)")
 	fl.IntVar(&f.calibCalls, "calibration-calls", loadgen.DefaultCalibrationCalls, "tiny calls of the calibration (a tenth as many large ones)")
-	fl.StringVar(&f.jsonOut, "json", "", "write the result as JSON to `FILE` (- for stdout), in the simulator's shape")
+	fl.StringVar(&f.jsonOut, "json", "", "write the result as JSON to `FILE` (- for stdout), in the measurement schema of sim --json")
 	f.faults.register(fl, "the client")
 }
 
@@ -124,8 +124,9 @@ request sizes come from a workload, responses are the echo of the request.
 Calls run with Homa's flow control and recovery (package rx); --loss, --dup,
 --reorder and --delay inject faults into the client's sends.
 
-It prints, and writes with --json in the shape of 'homalb sim --json' (so that
-'homalb report' draws real and simulated runs together): RPCs sent, completed
+It prints, and writes with --json in the measurement schema of 'homalb sim
+--json' marked "source": "real" (so that 'homalb report' draws real and
+simulated runs together): RPCs sent, completed
 and failed by reason, RTT P50/P99/P99.9, and slowdown by request size bucket.
 
 ` + slowdownHelp,
@@ -145,8 +146,14 @@ and failed by reason, RTT P50/P99/P99.9, and slowdown by request size bucket.
 			if label == "" {
 				return badInput(errors.New("load: --label must not be empty"))
 			}
+			if err := checkOutputs([2]string{"json", f.jsonOut}); err != nil {
+				return badInput(fmt.Errorf("load: %w", err))
+			}
 			ctx, stop := loadContext(cmd)
 			defer stop()
+			if err := probe(ctx, addr); err != nil {
+				return fmt.Errorf("load: %w", err)
+			}
 			res, err := loadgen.Run(ctx, cfg)
 			if err != nil {
 				return fmt.Errorf("load: %w", err)
@@ -170,19 +177,41 @@ and failed by reason, RTT P50/P99/P99.9, and slowdown by request size bucket.
 	return cmd
 }
 
-// realResult is a real run in the simulator's JSON shape (sim.Result's
-// fields at the top level, which 'homalb report' reads), with what only a
-// real run has.
+// realResult is a real run in the output contract's shape (the fields of
+// the measurement schema, package stats, at the top level, which 'homalb
+// report' reads), marked "source": "real", with what only a real run has.
+// What the run did not measure is left out, not written as zero.
 type realResult struct {
-	sim.Result
+	Source   string     `json:"source"` // always "real"
+	Policy   string     `json:"policy"`
+	Workload string     `json:"workload"`
+	Load     float64    `json:"load"` // offered request bytes ÷ the link rate of the slowdown's ideal
+	Config   realConfig `json:"config"`
+	WallMs   float64    `json:"wall_ms"`
+	// Messages is the RPCs measured (completed after the warmup);
+	// Incomplete the RPCs that failed; Packets the client's packets.
+	Messages   int64 `json:"messages"`
+	Packets    int64 `json:"packets"`
+	Incomplete int64 `json:"incomplete"`
+	// Overloaded: RPCs were left unfinished, so the slowdowns describe a
+	// server that did not keep up (or a lossy path), not its policy.
+	Overloaded bool `json:"overloaded"`
+	stats.Slowdowns
+	// The server's telemetry over the load (bench only).
+	HandoffNs          *stats.Handoffs `json:"handoff_ns,omitempty"`
+	Cores              []stats.CoreUse `json:"cores,omitempty"`
+	SoftIRQCoresPerMsg *float64        `json:"softirq_cores_per_msg,omitempty"`
+	MeanBatch          *float64        `json:"mean_batch,omitempty"`
+	BypassFrac         *float64        `json:"bypass_frac,omitempty"`
+
 	Addr string `json:"addr"`
 	// Sent, Completed and Failed (by reason) count the RPCs.
 	Sent      int64            `json:"sent"`
 	Completed int64            `json:"completed"`
 	Failed    map[string]int64 `json:"failed"`
 	// RTTNs and ArrivalLagNs summarise the measured RPCs (ns).
-	RTTNs        loadgen.Percentiles `json:"rtt_ns"`
-	ArrivalLagNs loadgen.Percentiles `json:"arrival_lag_ns"`
+	RTTNs        stats.Percentiles `json:"rtt_ns"`
+	ArrivalLagNs stats.Percentiles `json:"arrival_lag_ns"`
 	// BaseRTTNs and LinkGbps normalise the slowdowns; Calibration is what
 	// the idle server measured, when it was measured.
 	BaseRTTNs    int64                `json:"base_rtt_ns"`
@@ -196,55 +225,77 @@ type realResult struct {
 	Server *rx.Stats `json:"server,omitempty"`
 }
 
+// realConfig is what a real run was asked to do: the load generator's
+// settings and, when the server ran in this process (bench), its layout.
+type realConfig struct {
+	Seed       uint64   `json:"seed"`
+	DurationNs int64    `json:"duration_ns"` // measured, after the warmup
+	WarmupNs   int64    `json:"warmup_ns"`
+	Host       realHost `json:"host"`
+	Clients    int      `json:"clients"`
+	// UnschedBytes and MaxOvercommit are the client's flow control.
+	UnschedBytes  int `json:"unsched_bytes"`
+	MaxOvercommit int `json:"max_overcommit"`
+	// Server is the server's layout (bench only).
+	Server *realServer `json:"server,omitempty"`
+}
+
+// realHost is the machine as the slowdown's ideal sees it.
+type realHost struct {
+	Cores    int     `json:"cores,omitempty"` // the server's cores, when known
+	LinkGbps float64 `json:"link_gbps"`
+}
+
+// realServer is the layout of a server run in this process.
+type realServer struct {
+	GROCores  []int `json:"gro_cores"`
+	AppCores  []int `json:"app_cores"`
+	Threads   int   `json:"threads"`
+	PollNs    int64 `json:"poll_ns"`
+	MaxGRO    int   `json:"max_gro"`
+	BusyNs    int64 `json:"busy_ns,omitempty"`
+	GROBusyNs int64 `json:"gro_busy_ns,omitempty"`
+}
+
 // newRealResult builds the JSON of a run. srv and st (both nil for a
 // server of another process) are the server's layout and its telemetry
 // over the load.
 func newRealResult(policy, spec string, cfg *loadgen.Config, res *loadgen.Result, srv *rx.Config, st *rx.Stats) *realResult {
 	r := &realResult{
-		Addr: cfg.Addr, Sent: res.Sent, Completed: res.Completed, Failed: res.Failed,
+		Source: "real", Policy: policy, Workload: spec, Load: res.OfferedGbps / res.LinkGbps, WallMs: float64(res.Wall) / 1e6,
+		Messages: res.Measured, Packets: int64(res.Client.PacketsSent + res.Client.PacketsReceived),
+		Slowdowns: res.Slowdowns,
+		Addr:      cfg.Addr, Sent: res.Sent, Completed: res.Completed, Failed: res.Failed,
 		RTTNs: res.RTT, ArrivalLagNs: res.ArrivalLag, BaseRTTNs: int64(res.BaseRTT), LinkGbps: res.LinkGbps,
 		Calibration: res.Calibration, RatePerSec: cfg.Rate, OfferedGbps: res.OfferedGbps, AchievedGbps: res.AchievedGbps,
 		Client: res.Client, Server: st,
 	}
-	var failed int64
 	for _, n := range res.Failed {
-		failed += n
+		r.Incomplete += n
 	}
-	c := sim.Config{Policy: policy, Workload: spec, Load: res.OfferedGbps / res.LinkGbps, Seed: cfg.Seed, Profile: "loopback",
-		DurationNs: int64(cfg.Duration - cfg.Warmup), WarmupNs: int64(cfg.Warmup),
-		Host:    sim.HostConfig{LinkGbps: round3(res.LinkGbps), MTUPayload: rx.MaxPayload, HeaderBytes: 28 + 48},
-		Traffic: sim.TrafficConfig{Senders: 1, Ports: cfg.Clients, UnschedBytes: rx.DefaultUnschedBytes, GrantWindow: rx.DefaultUnschedBytes, MaxOvercommit: rx.DefaultMaxOvercommit, Responses: true, MaxMessage: rx.DefaultMaxMessageLen},
-	}
+	r.Overloaded = r.Incomplete > 0
+	r.Config = realConfig{Seed: cfg.Seed, DurationNs: int64(cfg.Duration - cfg.Warmup), WarmupNs: int64(cfg.Warmup),
+		Host: realHost{LinkGbps: round3(res.LinkGbps)}, Clients: cfg.Clients,
+		UnschedBytes: rx.DefaultUnschedBytes, MaxOvercommit: rx.DefaultMaxOvercommit}
 	if cfg.Client.UnschedBytes > 0 {
-		c.Traffic.UnschedBytes, c.Traffic.GrantWindow = cfg.Client.UnschedBytes, cfg.Client.UnschedBytes
+		r.Config.UnschedBytes = cfg.Client.UnschedBytes
 	}
 	if cfg.Client.MaxOvercommit > 0 {
-		c.Traffic.MaxOvercommit = cfg.Client.MaxOvercommit
-	}
-	r.Result = sim.Result{Policy: policy, Workload: spec, Load: c.Load, SimNs: int64(res.Wall), WallMs: float64(res.Wall) / 1e6,
-		Messages: res.Measured, Packets: int64(res.Client.PacketsSent + res.Client.PacketsReceived), Incomplete: failed,
-		Short:     sim.Percentiles{Count: res.Short.Count, P50: res.Short.P50, P99: res.Short.P99, P999: res.Short.P999},
-		All:       sim.Percentiles{Count: res.All.Count, P50: res.All.P50, P99: res.All.P99, P999: res.All.P999},
-		LatencyNs: sim.Latency{Mean: math.Round(res.RTT.Mean), P50: int64(res.RTT.P50), P99: int64(res.RTT.P99), P999: int64(res.RTT.P999)},
-	}
-	for _, b := range res.Slowdown {
-		r.Slowdown = append(r.Slowdown, sim.Bucket{MaxBytes: b.MaxBytes, Count: b.Count, CumFrac: b.CumFrac, P50: b.P50, P99: b.P99, P999: b.P999})
+		r.Config.MaxOvercommit = cfg.Client.MaxOvercommit
 	}
 	if srv != nil && st != nil {
-		c.Host.Cores = len(st.Cores)
-		c.Host.GROCores = srv.GROCores
-		c.App = sim.AppConfig{Threads: srv.Threads, Cores: srv.AppCores, Sched: "pinned", PollUs: float64(srv.Poll) / 1e3}
+		r.Config.Host.Cores = len(st.Cores)
+		r.Config.Server = &realServer{GROCores: srv.GROCores, AppCores: srv.AppCores, Threads: srv.Threads, PollNs: int64(srv.Poll), MaxGRO: srv.MaxGRO}
 		if o := srv.Options; o != nil {
-			c.Balance = sim.BalanceConfig{BusyUs: float64(o.BusyNs) / 1e3, GROBusyUs: float64(o.GROBusyNs) / 1e3, MaxGRO: srv.MaxGRO,
-				NAPIBudget: rx.DefaultReadBurst, ShortBypass: o.ShortBypass, FastGrants: o.GrantBypass, SameCore: o.SameCoreSingle}
+			r.Config.Server.BusyNs, r.Config.Server.GROBusyNs = o.BusyNs, o.GROBusyNs
 		}
-		r.HandoffNs = sim.Handoffs{GROToSoftIRQ: sim.P2{P50: st.GROToSoftIRQ.P50, P99: st.GROToSoftIRQ.P99},
-			SoftIRQToApp: sim.P2{P50: st.SoftIRQToApp.P50, P99: st.SoftIRQToApp.P99}}
-		r.SoftIRQCoresPerMsg = round3(st.SoftIRQCoresPerMsg)
+		r.HandoffNs = &stats.Handoffs{GROToSoftIRQ: stats.P2{P50: st.GROToSoftIRQ.P50, P99: st.GROToSoftIRQ.P99},
+			SoftIRQToApp: stats.P2{P50: st.SoftIRQToApp.P50, P99: st.SoftIRQToApp.P99}}
+		r.SoftIRQCoresPerMsg = ptr(round3(st.SoftIRQCoresPerMsg))
 		var pkts, inline, batches, batched uint64
 		for _, k := range st.Cores {
 			up := float64(max(st.UptimeNs, 1))
-			cu := sim.CoreUse{ID: k.Core, GRO: round3(float64(k.GRONs) / up), SoftIRQ: round3(float64(k.SoftIRQNs) / up), App: round3(float64(k.AppNs) / up)}
+			cu := stats.CoreUse{ID: k.Core, GRO: round3(float64(k.GRONs) / up), SoftIRQ: round3(float64(k.SoftIRQNs) / up), App: round3(float64(k.AppNs) / up)}
 			cu.Idle = round3(max(0, 1-cu.GRO-cu.SoftIRQ-cu.App))
 			r.Cores = append(r.Cores, cu)
 			pkts += k.GROPackets
@@ -253,14 +304,41 @@ func newRealResult(policy, spec string, cfg *loadgen.Config, res *loadgen.Result
 			batched += k.SoftIRQPackets - k.InlinePackets
 		}
 		if pkts > 0 {
-			r.BypassFrac = round3(float64(inline) / float64(pkts))
+			r.BypassFrac = ptr(round3(float64(inline) / float64(pkts)))
 		}
 		if batches > 0 {
-			r.MeanBatch = round3(float64(batched) / float64(batches))
+			r.MeanBatch = ptr(round3(float64(batched) / float64(batches)))
 		}
 	}
-	r.Config = c
 	return r
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// probeTimeout is how long load waits for a first answer before saying that
+// no server is there.
+const probeTimeout = time.Second
+
+// probe sends one tiny RPC (without injected faults), so that a missing
+// server is reported within a second rather than as the deadline of the
+// calibration's first call.
+func probe(ctx context.Context, addr string) error {
+	c, err := rx.Dial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	cctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	resp, err := c.Call(cctx, []byte("homalb probe"))
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("nothing answers at %s within %v; start a server there with 'homalb serve --addr %s'", addr, probeTimeout, addr)
+	}
+	rx.Recycle(resp)
+	return nil
 }
 
 func round3(x float64) float64 { return math.Round(x*1e3) / 1e3 }
@@ -284,6 +362,9 @@ func failedText(failed map[string]int64) string {
 func printReal(w io.Writer, r *realResult) error {
 	fmt.Fprintf(w, "%s: %s at %.0f RPC/s (%.3f Gbps of requests offered, load %.2f of %.2f Gbps) against %s for %v, seed %d\n",
 		r.Policy, r.Workload, r.RatePerSec, r.OfferedGbps, r.Load, r.LinkGbps, r.Addr, time.Duration(r.Config.DurationNs+r.Config.WarmupNs), r.Config.Seed)
+	if r.Overloaded {
+		fmt.Fprintf(w, "OVERLOADED: %d RPCs did not complete; the slowdowns describe a server that did not keep up (or a lossy path), not its policy. Lower --rate.\n", r.Incomplete)
+	}
 	if c := r.Calibration; c != nil {
 		fmt.Fprintf(w, "calibration (idle server): %d B RTT p50 %s µs; %d B RTT p50 %s µs → link %.2f Gbps\n",
 			loadgen.CalibrationTinySize, us(int64(c.BaseRTT)), c.LargeSize, us(int64(c.LargeRTT)), c.LinkGbps)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -68,9 +69,23 @@ func TestLoadSmoke(t *testing.T) {
 		t.Fatalf("report reads the JSON: %v (%d results)", err, len(rs))
 	}
 	r := rs[0]
-	if r.Policy != "gen3" || r.Workload != "w3" || len(r.Slowdown) == 0 || r.Short.Count == 0 || r.LatencyNs.P50 <= 0 || r.Config.Host.LinkGbps <= 0 {
-		t.Errorf("result: policy %q workload %q, %d buckets, short %+v, latency %+v, link %v",
-			r.Policy, r.Workload, len(r.Slowdown), r.Short, r.LatencyNs, r.Config.Host.LinkGbps)
+	if r.Policy != "gen3" || r.Workload != "w3" || len(r.Slowdown) == 0 || r.Short.Count == 0 || r.RTTNs == nil || r.RTTNs.P50 <= 0 || r.Config.Host.LinkGbps <= 0 {
+		t.Errorf("result: policy %q workload %q, %d buckets, short %+v, rtt %+v, link %v",
+			r.Policy, r.Workload, len(r.Slowdown), r.Short, r.RTTNs, r.Config.Host.LinkGbps)
+	}
+	// A real run is a real run: not dressed as a simulation, and what a
+	// server in another process was not asked about is absent, not zero.
+	if !r.Real() || r.Config.Profile != "" || r.HandoffNs != nil || len(r.Cores) != 0 || r.HotspotFrac != nil || r.LatencyNs != nil {
+		t.Errorf("real run: real %v, profile %q, handoffs %v, %d cores, hotspots %v, latency %v",
+			r.Real(), r.Config.Profile, r.HandoffNs, len(r.Cores), r.HotspotFrac, r.LatencyNs)
+	}
+	var page bytes.Buffer
+	if err := report.WriteHTML(&page, rs, report.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	html := page.String()
+	if strings.Contains(html, "simulator") || !strings.Contains(html, "real run") || strings.Contains(html, "<td>0.0</td>") || strings.Contains(html, "loopback") {
+		t.Errorf("the report of a real run speaks of a simulator, or shows 0.0 for what was not measured")
 	}
 	var raw struct {
 		Sent, Completed int64

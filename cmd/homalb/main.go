@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -35,13 +36,68 @@ func newRootCmd() *cobra.Command {
 		Long: `homalb studies how incoming packet work is spread over the cores of a host
 (NAPI/GRO, SoftIRQ, application threads) under Homa's Gen2 and Gen3 balancers
 and the policies that came before and after them.`,
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("homalb {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
 	root.AddCommand(newCompareCmd(), newSimCmd(), newSweepCmd(), newMergeCmd(), newTableCmd(), newVersusCmd(), newPoliciesCmd(), newWorkloadCmd(), newReportCmd(), newTraceCmd(), newValidateCmd())
 	root.AddCommand(newServeCmd(), newLoadCmd(), newBenchCmd())
+	strictCompletion(root)
 	return root
+}
+
+// strictCompletion makes 'completion SHELL' for a shell cobra does not know
+// an error (exit 2) instead of its help text with status 0.
+func strictCompletion(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		var shells []string
+		for _, s := range c.Commands() {
+			shells = append(shells, s.Name())
+		}
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return badInput(fmt.Errorf("completion %q: no such shell; want one of %s", args[0], strings.Join(shells, ", ")))
+		}
+	}
+}
+
+// version names the build: the module version when installed with go
+// install, else the VCS revision the binary was built from.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown version)"
+	}
+	v := bi.Main.Version
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	switch {
+	case v != "" && v != "(devel)":
+		return v + ", " + bi.GoVersion
+	case rev != "":
+		return "devel " + rev + dirty + ", " + bi.GoVersion
+	}
+	return "devel, " + bi.GoVersion
 }
 
 func main() {

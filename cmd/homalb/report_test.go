@@ -15,6 +15,7 @@ import (
 
 	"github.com/homalb/homalb/report"
 	"github.com/homalb/homalb/sim"
+	"github.com/homalb/homalb/stats"
 )
 
 // htmlSeries parses an HTML report and returns, per slowdown chart (by
@@ -120,7 +121,7 @@ func TestCompareWritesHTMLAndCSV(t *testing.T) {
 
 // checkCSV reads path with encoding/csv and compares it with the buckets of
 // results, value for value.
-func checkCSV(t *testing.T, path string, results []*sim.Result) {
+func checkCSV(t *testing.T, path string, results []*report.Result) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -131,7 +132,7 @@ func checkCSV(t *testing.T, path string, results []*sim.Result) {
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	if !slices.Equal(rows[0], []string{"policy", "workload", "load", "seed", "profile", "cores", "max_bytes", "cum_frac", "count", "p50", "p99", "p999"}) {
+	if !slices.Equal(rows[0], []string{"policy", "workload", "load", "seed", "profile", "cores", "max_bytes", "cum_frac", "count", "p50", "p99", "p999", "overloaded"}) {
 		t.Fatalf("header %v", rows[0])
 	}
 	rows = rows[1:]
@@ -150,9 +151,9 @@ func checkCSV(t *testing.T, path string, results []*sim.Result) {
 				}
 				return x
 			}
-			got := sim.Bucket{MaxBytes: int(num(6)), CumFrac: num(7), Count: int64(num(8)), P50: num(9), P99: num(10), P999: num(11)}
+			got := stats.Bucket{MaxBytes: int(num(6)), CumFrac: num(7), Count: int64(num(8)), P50: num(9), P99: num(10), P999: num(11)}
 			if row[0] != r.Policy || row[1] != r.Workload || num(2) != r.Load || row[3] != strconv.FormatUint(r.Config.Seed, 10) ||
-				row[4] != r.Config.Profile || row[5] != strconv.Itoa(r.Config.Host.Cores) || got != b {
+				row[4] != r.Config.Profile || row[5] != strconv.Itoa(r.Config.Host.Cores) || got != b || (row[12] == "1") != r.Overloaded {
 				t.Fatalf("row %v, want %s %s %+v", row, r.Policy, r.Workload, b)
 			}
 		}
@@ -228,25 +229,36 @@ func TestReportBadInput(t *testing.T) {
 	if code, _, stderr := cli(t, "report", good, "-o", filepath.Join(dir, "g.html")); code != 0 {
 		t.Errorf("minimal result: exit %d %s", code, stderr)
 	}
-	// A failed write leaves no file behind and exits 1.
+	// An output that cannot be written is refused before any work.
 	code, _, stderr := cli(t, "report", good, "-o", filepath.Join(dir, "no", "such", "dir", "r.html"))
-	if code != 1 || !strings.Contains(stderr, "r.html") {
+	if code != 2 || !strings.Contains(stderr, "r.html") || !strings.Contains(stderr, "does not exist") {
 		t.Errorf("unwritable output: exit %d %q", code, stderr)
 	}
 }
 
-// TestReportJSONRoundTrip: report reads back exactly what sim --json wrote.
+// TestReportJSONRoundTrip: sim --json reads back into sim.Result exactly,
+// and report reads the measurements it draws from it unchanged.
 func TestReportJSONRoundTrip(t *testing.T) {
 	code, out, stderr := cli(t, append([]string{"sim", "--workload", "w2", "--json", "-"}, fast...)...)
 	if code != 0 {
 		t.Fatal(stderr)
 	}
+	var r sim.Result
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := json.MarshalIndent(&r, "", "  ")
+	if string(again)+"\n" != out {
+		t.Error("decoding and encoding a result changes it")
+	}
 	rs, err := report.Decode([]byte(out))
 	if err != nil || len(rs) != 1 {
 		t.Fatalf("%v %d", err, len(rs))
 	}
-	again, _ := json.MarshalIndent(rs[0], "", "  ")
-	if string(again)+"\n" != out {
-		t.Error("decoding and encoding a result changes it")
+	g := rs[0]
+	if g.Real() || g.Policy != r.Policy || g.Short != r.Short || g.All != r.All || !slices.Equal(g.Slowdown, r.Slowdown) ||
+		!slices.Equal(g.Cores, r.Cores) || g.HandoffNs == nil || *g.HandoffNs != r.HandoffNs || g.HotspotFrac == nil || *g.HotspotFrac != r.HotspotFrac ||
+		g.Config.Seed != r.Config.Seed || g.Config.Host.Cores != r.Config.Host.Cores || len(g.Timeline.Busy) != len(r.Timeline.Busy) {
+		t.Errorf("report reads %+v from a result", g)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,11 +30,11 @@ type scenarioFlags struct {
 func (f *scenarioFlags) register(cmd *cobra.Command, withPolicy bool) {
 	fl := cmd.Flags()
 	if withPolicy {
-		fl.StringVarP(&f.policy, "policy", "p", "gen2", "SoftIRQ steering policy: "+strings.Join(balance.Names(), ", "))
+		fl.StringVarP(&f.policy, "policy", "p", "gen3", "SoftIRQ steering policy: "+strings.Join(balance.Names(), ", "))
 	}
 	fl.StringVarP(&f.workload, "workload", "w", "w4", "message sizes: w1..w5, a CDF file, or fixed:N, exp:MEAN, lognormal:MEDIAN,SIGMA, bimodal:A,B,P …")
 	fl.Float64VarP(&f.load, "load", "l", 0.8, "offered load as a fraction of the link rate, in (0,1]")
-	fl.StringVar(&f.profile, "profile", "xl170", "machine profile: "+strings.Join(sim.Profiles, ", "))
+	fl.StringVar(&f.profile, "profile", "xl170", "machine profile: "+strings.Join(sim.Profiles(), ", "))
 	fl.IntVar(&f.cores, "cores", 0, "logical cores (default: the profile's); also sets app.threads to cores+1")
 	fl.DurationVarP(&f.duration, "duration", "d", 0, "simulated time measured, e.g. 200ms (default: the profile's)")
 	fl.DurationVar(&f.warmup, "warmup", 0, "simulated time before measuring starts (default: the profile's)")
@@ -42,7 +43,7 @@ func (f *scenarioFlags) register(cmd *cobra.Command, withPolicy bool) {
 	fl.StringArrayVar(&f.sets, "set", nil, "override one configuration key, key=value (repeatable; see --print-config)")
 	fl.BoolVar(&f.printConfig, "print-config", false, "print the fully resolved configuration as YAML and exit")
 	_ = cmd.RegisterFlagCompletionFunc("policy", fixedCompletion(balance.Names()...))
-	_ = cmd.RegisterFlagCompletionFunc("profile", fixedCompletion(sim.Profiles...))
+	_ = cmd.RegisterFlagCompletionFunc("profile", fixedCompletion(sim.Profiles()...))
 	_ = cmd.RegisterFlagCompletionFunc("workload", workloadCompletion)
 	_ = cmd.RegisterFlagCompletionFunc("set", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		keys := sim.Keys()
@@ -85,6 +86,9 @@ func (f *scenarioFlags) resolve(cmd *cobra.Command) (sim.Config, error) {
 		return cfg, err
 	}
 	if file != nil {
+		if file, err = durationsToNs(file); err != nil {
+			return cfg, fmt.Errorf("config %s: %v", f.config, oneLine(err))
+		}
 		if err := cfg.LoadYAML(file); err != nil {
 			return cfg, fmt.Errorf("config %s: %v", f.config, oneLine(err))
 		}
@@ -130,6 +134,41 @@ func (f *scenarioFlags) resolve(cmd *cobra.Command) (sim.Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// durationsToNs rewrites the values of *_ns keys written as durations
+// ("20ms") as integer ns, so that a --config file takes what sweep's base:
+// and --set take. Other documents come back unchanged.
+func durationsToNs(doc []byte) ([]byte, error) {
+	var n yaml.Node
+	if err := yaml.Unmarshal(doc, &n); err != nil {
+		return nil, err
+	}
+	changed := false
+	var walk func(*yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				if v.Kind == yaml.ScalarNode && strings.HasSuffix(k.Value, "_ns") {
+					if _, err := strconv.ParseInt(v.Value, 10, 64); err != nil {
+						if d, err := time.ParseDuration(strings.TrimSpace(v.Value)); err == nil {
+							v.Value, v.Tag, v.Style = strconv.FormatInt(int64(d), 10), "!!int", 0
+							changed = true
+						}
+					}
+				}
+			}
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(&n)
+	if !changed {
+		return doc, nil
+	}
+	return yaml.Marshal(&n)
 }
 
 // oneLine joins a multi-line error message (YAML errors have several lines).

@@ -1,16 +1,15 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/homalb/homalb/report"
 	"github.com/homalb/homalb/sim"
+	"github.com/homalb/homalb/stats"
 )
 
 func newSimCmd() *cobra.Command {
@@ -39,7 +38,7 @@ then the flags, then each --set key=value. --print-config shows every key.`,
 			if err := cfg.Check(); err != nil {
 				return badInput(err)
 			}
-			if err := oneStdout([2]string{"json", jsonOut}, [2]string{"csv", csvOut}); err != nil {
+			if err := checkOutputs([2]string{"json", jsonOut}, [2]string{"csv", csvOut}); err != nil {
 				return badInput(err)
 			}
 			out := cmd.OutOrStdout()
@@ -60,7 +59,11 @@ then the flags, then each --set key=value. --print-config shows every key.`,
 			}
 			if csvOut != "" {
 				if err := writeOutput(csvOut, out, func(w io.Writer) error {
-					return report.WriteCSV(w, []*sim.Result{res})
+					rs, err := report.Results(res)
+					if err != nil {
+						return err
+					}
+					return report.WriteCSV(w, rs)
 				}); err != nil {
 					return err
 				}
@@ -77,23 +80,6 @@ then the flags, then each --set key=value. --print-config shows every key.`,
 	return cmd
 }
 
-// writeJSON writes v, indented, to path ("-" for w).
-func writeJSON(path string, w io.Writer, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	data = append(data, '\n')
-	if path == "-" {
-		_, err = w.Write(data)
-		return err
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		return fmt.Errorf("json: %w", err)
-	}
-	return nil
-}
-
 func us(ns int64) string { return fmt.Sprintf("%.1f", float64(ns)/1000) }
 
 // printResult writes the text report of one run.
@@ -101,11 +87,15 @@ func printResult(w io.Writer, r *sim.Result) error {
 	c := r.Config
 	fmt.Fprintf(w, "%s on %s (%d cores, %g Gbps), %s at %.0f%% load, seed %d\n",
 		r.Policy, c.Profile, c.Host.Cores, c.Host.LinkGbps, r.Workload, 100*r.Load, c.Seed)
+	if r.Overloaded {
+		fmt.Fprintln(w, "OVERLOADED: the host did not keep up; see the note at the end")
+	}
 	fmt.Fprintf(w, "measured %d messages over %.1f ms simulated (%d packets in the run; %d unfinished); %.0f ms wall, %.2f M packets/s\n\n",
 		r.Messages, float64(c.DurationNs)/1e6, r.Packets, r.Incomplete, r.WallMs, r.SimPktsPerSec/1e6)
 	fmt.Fprintf(w, "latency (µs): mean %.1f  p50 %s  p99 %s  p99.9 %s\n", r.LatencyNs.Mean/1000, us(r.LatencyNs.P50), us(r.LatencyNs.P99), us(r.LatencyNs.P999))
-	fmt.Fprintf(w, "slowdown, one-packet messages: p50 %.2f  p99 %.2f  p99.9 %.2f   all: p50 %.2f  p99 %.2f  p99.9 %.2f\n",
-		r.Short.P50, r.Short.P99, r.Short.P999, r.All.P50, r.All.P99, r.All.P999)
+	fmt.Fprintf(w, "slowdown, one-packet messages: p50 %s  p99 %s  p99.9 %s   all: p50 %s  p99 %s  p99.9 %s\n",
+		slowdown(r.Short.Count, r.Short.P50), slowdown(r.Short.Count, r.Short.P99), slowdown(r.Short.Count, r.Short.P999),
+		slowdown(r.All.Count, r.All.P50), slowdown(r.All.Count, r.All.P99), slowdown(r.All.Count, r.All.P999))
 	fmt.Fprintf(w, "handoffs (µs): GRO→SoftIRQ p50 %s p99 %s   SoftIRQ→App p50 %s p99 %s\n",
 		us(r.HandoffNs.GROToSoftIRQ.P50), us(r.HandoffNs.GROToSoftIRQ.P99), us(r.HandoffNs.SoftIRQToApp.P50), us(r.HandoffNs.SoftIRQToApp.P99))
 	fmt.Fprintf(w, "hotspots %.1f%% of 100 µs windows; %.2f SoftIRQ cores per multi-packet message; %.1f packets per batch; %.1f%% bypassed\n\n",
@@ -133,11 +123,11 @@ func printResult(w io.Writer, r *sim.Result) error {
 
 // thin keeps at most n buckets, evenly spread over the cumulative fraction,
 // always keeping the last; the JSON output has them all.
-func thin(b []sim.Bucket, n int) []sim.Bucket {
+func thin(b []stats.Bucket, n int) []stats.Bucket {
 	if len(b) <= n {
 		return b
 	}
-	var out []sim.Bucket
+	var out []stats.Bucket
 	next := 0.0
 	for i, x := range b {
 		if x.CumFrac >= next || i == len(b)-1 {

@@ -86,7 +86,7 @@ Experiment file:
 			}
 			fmt.Fprintf(w, "%d runs planned, %d in this shard: %d ran, %d already done; %.1f s wall", rep.Planned, rep.Mine, rep.Ran, rep.Skipped, rep.Wall.Seconds())
 			if rep.Ran > 0 {
-				fmt.Fprintf(w, ", %d workers, parallel efficiency %.0f%% (Σ run time ÷ (workers × wall))", rep.Workers, 100*rep.Efficiency())
+				fmt.Fprintf(w, ", %s, parallel efficiency %.0f%% (Σ run time ÷ (workers × wall))", plural(rep.Workers, "worker"), 100*rep.Efficiency())
 			}
 			fmt.Fprintln(w)
 			if !rep.Complete {
@@ -159,7 +159,7 @@ func printSummary(w io.Writer, dir, rank string) error {
 
 func metricNames() string {
 	var names []string
-	for _, m := range sweep.Metrics {
+	for _, m := range sweep.Metrics() {
 		names = append(names, m.Name)
 	}
 	return strings.Join(names, ", ")
@@ -174,6 +174,14 @@ func axesText(e *sweep.Experiment) string {
 		return "no axis"
 	}
 	return strings.Join(parts, " × ")
+}
+
+// plural writes n and the noun, plural when n is not 1: "1 worker", "2 workers".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // exactArgs is cobra.ExactArgs with an error marked as bad input.

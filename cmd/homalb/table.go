@@ -39,7 +39,8 @@ from every other cell of the row. Rows are every other axis's values.`,
 			if err != nil {
 				return badInput(err)
 			}
-			return writePivot(cmd.OutOrStdout(), t, markdown)
+			mt, _ := sweep.MetricByName(metric)
+			return writePivot(cmd.OutOrStdout(), t, mt, markdown)
 		},
 	}
 	cmd.Flags().StringVar(&metric, "metric", "short_p99", "metric to show")
@@ -65,15 +66,22 @@ func parseWhere(filter string) (map[string]string, error) {
 	return where, nil
 }
 
-func writePivot(w io.Writer, t sweep.PivotTable, markdown bool) error {
+// writePivot prints a pivot table in the metric's display unit (µs, %),
+// marking overloaded cells with "!" and explaining the mark below.
+func writePivot(w io.Writer, t sweep.PivotTable, mt sweep.Metric, markdown bool) error {
 	header := append(append([]string{}, t.RowKeys...), t.Cols...)
 	rows := make([][]string, len(t.Rows))
+	over := false
 	for i, r := range t.Rows {
 		rows[i] = append(rows[i], r.Labels...)
 		for j, e := range r.Cells {
 			cell := "—"
 			if e.N > 0 {
-				cell = e.String()
+				cell = mt.Show(e).String()
+				if r.Overloaded[j] {
+					cell += " !"
+					over = true
+				}
 				if j == r.Best {
 					if markdown {
 						cell = "**" + cell + "**"
@@ -85,7 +93,16 @@ func writePivot(w io.Writer, t sweep.PivotTable, markdown bool) error {
 			rows[i] = append(rows[i], cell)
 		}
 	}
-	return writeGrid(w, header, rows, markdown)
+	if mt.Unit != nil {
+		fmt.Fprintf(w, "%s, mean ± 95%% interval\n", mt.Label())
+	}
+	if err := writeGrid(w, header, rows, markdown); err != nil {
+		return err
+	}
+	if over {
+		fmt.Fprintln(w, "\n! "+sweep.OverloadedNote)
+	}
+	return nil
 }
 
 // writeGrid prints a header and rows as a markdown table or as aligned text.

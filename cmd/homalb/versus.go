@@ -23,9 +23,10 @@ every scenario (every combination of the other axes): its mean ± 95%
 interval, the baseline with the smallest mean and its interval, the ratio of
 the means, and a verdict: "better" or "worse" only where the intervals
 separate, "≈" where they overlap. With --goal R a scenario "meets" the goal
-where ours is better and the ratio is at most R. "overloaded" marks scenarios
-in which some run of either stopped overloaded: the numbers then measure the
-overload, not a policy.`,
+where ours is better and the ratio is at most R. "overloaded" replaces the
+verdict where the host did not keep up in some run of either (the traffic asks
+for more cores than it has, or messages were left unfinished): the numbers
+then measure the overload, not a policy.`,
 		Example: `  homalb versus results/eval-xl170 --policy gen6 --baselines gen2,gen3 --where load=0.8 --goal 0.7
   homalb versus results/eval-c6525 --policy gen6 --baselines gen2,gen3 --metric all_p99 --where workload=w5`,
 		Args: exactArgs(1),
@@ -57,7 +58,8 @@ overload, not a policy.`,
 			if err != nil {
 				return badInput(err)
 			}
-			return writeVersus(cmd.OutOrStdout(), v, goal, markdown)
+			mt, _ := sweep.MetricByName(metric)
+			return writeVersus(cmd.OutOrStdout(), v, mt, goal, markdown)
 		},
 	}
 	cmd.Flags().StringVar(&ours, "policy", "", "the policy to set against the baselines")
@@ -70,19 +72,23 @@ overload, not a policy.`,
 	return cmd
 }
 
-func writeVersus(w io.Writer, v sweep.VersusTable, goal float64, markdown bool) error {
+// writeVersus prints a versus table in the metric's display unit; an
+// overloaded scenario gets no verdict, since its numbers measure the
+// overload.
+func writeVersus(w io.Writer, v sweep.VersusTable, mt sweep.Metric, goal float64, markdown bool) error {
 	header := append(append([]string{}, v.RowKeys...), v.Ours, "best baseline", "ratio", "verdict")
 	if goal > 0 {
 		header = append(header, fmt.Sprintf("≤ %g×", goal))
 	}
 	var rows [][]string
+	over := false
 	for _, r := range v.Rows {
 		row := append([]string{}, r.Labels...)
 		cell := func(e sweep.Estimate) string {
 			if e.N == 0 {
 				return "—"
 			}
-			return e.String()
+			return mt.Show(e).String()
 		}
 		row = append(row, cell(r.Ours))
 		ratio, verdict := "—", "—"
@@ -92,6 +98,9 @@ func writeVersus(w io.Writer, v sweep.VersusTable, goal float64, markdown bool) 
 				ratio = fmt.Sprintf("%.2f", r.Ratio)
 			}
 			switch {
+			case r.Overloaded:
+				verdict = "overloaded"
+				over = true
 			case r.Better:
 				verdict = "better"
 			case r.Worse:
@@ -99,21 +108,27 @@ func writeVersus(w io.Writer, v sweep.VersusTable, goal float64, markdown bool) 
 			default:
 				verdict = "≈"
 			}
-			if r.Overloaded {
-				verdict += " (overloaded)"
-			}
 		} else {
 			row = append(row, "—")
 		}
 		row = append(row, ratio, verdict)
 		if goal > 0 {
 			meets := "no"
-			if r.Better && !math.IsNaN(r.Ratio) && r.Ratio <= goal {
+			if r.Better && !r.Overloaded && !math.IsNaN(r.Ratio) && r.Ratio <= goal {
 				meets = "meets"
 			}
 			row = append(row, meets)
 		}
 		rows = append(rows, row)
 	}
-	return writeGrid(w, header, rows, markdown)
+	if mt.Unit != nil {
+		fmt.Fprintf(w, "%s, mean ± 95%% interval\n", mt.Label())
+	}
+	if err := writeGrid(w, header, rows, markdown); err != nil {
+		return err
+	}
+	if over {
+		fmt.Fprintln(w, "\n"+sweep.OverloadedNote)
+	}
+	return nil
 }

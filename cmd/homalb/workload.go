@@ -33,8 +33,8 @@ percentiles, largest size, and the share of messages and of bytes that fit in
 one packet. Without NAME, or with --list, list the names it accepts:
 
 ` + catalogText() + `
-w1..w5 are read from wN.csv in $` + workload.EnvSearchPath + ` (a list of directories),
-then ./workloads, then ../shared/workloads.`,
+w1..w5 are the published tables, built into the program; $` + workload.EnvSearchPath + `
+(a list of directories holding w1.csv..w5.csv) replaces them.`,
 		Example: `  homalb workload w4
   homalb workload w5 --max-bytes -1 --json
   homalb workload lognormal:1000,1.5 --mtu-payload 2924`,

@@ -12,18 +12,11 @@ import (
 	"github.com/homalb/homalb/workload"
 )
 
-// useSharedWorkloads points the search path at /work/shared/workloads
-// (../../../shared/workloads from this directory).
-func useSharedWorkloads(t *testing.T) {
+// useBuiltinWorkloads makes w1..w5 the tables compiled in, whatever the
+// environment says.
+func useBuiltinWorkloads(t *testing.T) {
 	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "workloads"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "w1.csv")); err != nil {
-		t.Fatalf("published workloads not found: %v", err)
-	}
-	t.Setenv(workload.EnvSearchPath, dir)
+	t.Setenv(workload.EnvSearchPath, "")
 }
 
 // execute runs the CLI with args, which must succeed, and returns what it
@@ -49,7 +42,7 @@ func runStatus(t *testing.T, args ...string) (int, string, string) {
 // TestWorkloadPublished checks the summaries of W1..W5 against the
 // published facts (CALIBRATION.md, "Workloads").
 func TestWorkloadPublished(t *testing.T) {
-	useSharedWorkloads(t)
+	useBuiltinWorkloads(t)
 	for _, tc := range []struct {
 		name string
 		want []string
@@ -75,7 +68,7 @@ func TestWorkloadPublished(t *testing.T) {
 }
 
 func TestWorkloadJSON(t *testing.T) {
-	useSharedWorkloads(t)
+	useBuiltinWorkloads(t)
 	for _, tc := range []struct {
 		name      string
 		mean      float64 // untruncated, rounded
@@ -125,7 +118,7 @@ func TestWorkloadList(t *testing.T) {
 // TestWorkloadBadInput: bad names, files and flags exit with status 2 and
 // one line on stderr.
 func TestWorkloadBadInput(t *testing.T) {
-	useSharedWorkloads(t)
+	useBuiltinWorkloads(t)
 	bad := filepath.Join(t.TempDir(), "bad.csv")
 	if err := os.WriteFile(bad, []byte("bytes,cumulative_fraction\n10,0.5\n20,0.7\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -1,33 +1,13 @@
 // Package testenv holds what the project's tests share about their
-// environment: where the published workload tables are.
+// environment.
 package testenv
 
-import (
-	"os"
-	"path/filepath"
-)
+import "os"
 
-// UseSharedWorkloads points $HOMALB_WORKLOADS at ../shared/workloads beside
-// the repository (where CI and developers keep the W1–W5 tables; they are
-// never copied into the repository), unless it is already set. Call it from
-// TestMain: tests run in their package's directory, at any depth.
-func UseSharedWorkloads() {
-	if os.Getenv("HOMALB_WORKLOADS") != "" {
-		return
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			os.Setenv("HOMALB_WORKLOADS", filepath.Join(dir, "..", "shared", "workloads"))
-			return
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return
-		}
-		dir = parent
-	}
+// UseBuiltinWorkloads unsets $HOMALB_WORKLOADS, so that w1..w5 are the
+// tables compiled into the program whatever the developer's shell points
+// at: the tests check numbers of the published tables. Call it from
+// TestMain.
+func UseBuiltinWorkloads() {
+	os.Unsetenv("HOMALB_WORKLOADS")
 }

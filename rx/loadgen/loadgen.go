@@ -93,27 +93,6 @@ type Config struct {
 	CalibrationCalls int
 }
 
-// Percentiles are a distribution's summary.
-type Percentiles struct {
-	Count int64   `json:"count"`
-	Mean  float64 `json:"mean"`
-	P50   float64 `json:"p50"`
-	P99   float64 `json:"p99"`
-	P999  float64 `json:"p999"`
-	Max   float64 `json:"max"`
-}
-
-// Bucket is the slowdown of the RPCs of request sizes in (previous
-// MaxBytes, MaxBytes].
-type Bucket struct {
-	MaxBytes int     `json:"max_bytes"`
-	Count    int64   `json:"count"`
-	CumFrac  float64 `json:"cum_frac"` // of the RPCs measured, this size or less
-	P50      float64 `json:"p50"`
-	P99      float64 `json:"p99"`
-	P999     float64 `json:"p999"`
-}
-
 // Calibration is what the unloaded path measured.
 type Calibration struct {
 	// BaseRTT is the median round trip of tiny calls; LargeRTT that of
@@ -136,12 +115,11 @@ type Result struct {
 	// trips in ns; ArrivalLag how late, in ns, the generator started them
 	// after their scheduled arrival.
 	Measured   int64
-	RTT        Percentiles
-	ArrivalLag Percentiles
+	RTT        stats.Percentiles
+	ArrivalLag stats.Percentiles
 	// Slowdown by size bucket (workload.Dist.Buckets(0.0025)); Short over
 	// one-packet requests, All over every measured RPC.
-	Slowdown   []Bucket
-	Short, All Percentiles
+	stats.Slowdowns
 	// BaseRTT and LinkGbps normalised the slowdowns; Calibration is set
 	// when they were measured.
 	BaseRTT     time.Duration
@@ -284,14 +262,11 @@ func pattern(n int) []byte {
 	return b
 }
 
-// recorder gathers the measurements of the RPCs completed after warmup.
+// recorder gathers the measurements of the RPCs completed after warmup;
+// the clients' goroutines share it.
 type recorder struct {
 	mu       sync.Mutex
-	bounds   []int
-	slow     []*stats.Hist // slowdown ×1000, by bucket
-	counts   []int64
-	short    *stats.Hist
-	all      *stats.Hist
+	slow     *stats.SlowdownTable
 	rtt      *stats.Hist
 	lag      *stats.Hist
 	baseNs   float64
@@ -299,42 +274,20 @@ type recorder struct {
 	measured int64
 }
 
-const slowScale = 1000
-
 func newRecorder(bounds []int, base time.Duration, gbps float64) *recorder {
-	r := &recorder{bounds: bounds, slow: make([]*stats.Hist, len(bounds)), counts: make([]int64, len(bounds)),
-		short: stats.NewHist(1e9, 3), all: stats.NewHist(1e9, 3), rtt: stats.NewHist(int64(100*time.Second), 3),
+	return &recorder{slow: stats.NewSlowdownTable(bounds), rtt: stats.NewHist(int64(100*time.Second), 3),
 		lag:    stats.NewHist(int64(100*time.Second), 2),
 		baseNs: float64(base), nsPerB: 16 / gbps}
-	for i := range r.slow {
-		r.slow[i] = stats.NewHist(1e9, 2)
-	}
-	return r
 }
 
 func (r *recorder) record(size int, rtt, lag time.Duration) {
-	sd := int64(math.Round(float64(rtt) / (r.baseNs + r.nsPerB*float64(size)) * slowScale))
-	b, _ := slices.BinarySearch(r.bounds, size)
-	b = min(b, len(r.bounds)-1)
+	sd := stats.Slowdown(float64(rtt), r.baseNs+r.nsPerB*float64(size))
 	r.mu.Lock()
 	r.measured++
 	r.rtt.Record(int64(rtt))
 	r.lag.Record(int64(lag))
-	r.all.Record(sd)
-	if size <= rx.MaxPayload {
-		r.short.Record(sd)
-	}
-	r.slow[b].Record(sd)
-	r.counts[b]++
+	r.slow.Record(size, sd, size <= rx.MaxPayload)
 	r.mu.Unlock()
-}
-
-func pct(h *stats.Hist, scale float64) Percentiles {
-	if h.Count() == 0 {
-		return Percentiles{}
-	}
-	return Percentiles{Count: h.Count(), Mean: h.Mean() / scale, P50: float64(h.Quantile(50)) / scale,
-		P99: float64(h.Quantile(99)) / scale, P999: float64(h.Quantile(99.9)) / scale, Max: float64(h.Max()) / scale}
 }
 
 // Run calibrates the unloaded path (unless cfg gives BaseRTT and LinkGbps),
@@ -450,18 +403,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Measured = rec.measured
 	res.OfferedGbps = c.Rate * c.Sizes.Mean() * 8 / 1e9
 	res.AchievedGbps = float64(reqBytes.Load()) * 8 / res.Wall.Seconds() / 1e9
-	res.RTT, res.ArrivalLag = pct(rec.rtt, 1), pct(rec.lag, 1)
-	res.Short, res.All = pct(rec.short, slowScale), pct(rec.all, slowScale)
-	var cum int64
-	for i, b := range bounds {
-		if rec.counts[i] == 0 {
-			continue
-		}
-		cum += rec.counts[i]
-		p := pct(rec.slow[i], slowScale)
-		res.Slowdown = append(res.Slowdown, Bucket{MaxBytes: b, Count: rec.counts[i],
-			CumFrac: float64(cum) / float64(rec.measured), P50: p.P50, P99: p.P99, P999: p.P999})
-	}
+	res.RTT, res.ArrivalLag = stats.Summary(rec.rtt, 1), stats.Summary(rec.lag, 1)
+	res.Slowdowns = rec.slow.Result()
 	return res, nil
 }
 

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -17,9 +18,23 @@ type Check struct {
 	Tolerance string  `json:"tolerance"`
 	Unit      string  `json:"unit"`
 	Measured  float64 `json:"measured"`
-	Low       float64 `json:"low"`  // accepted range, inclusive
-	High      float64 `json:"high"` // accepted range, inclusive; +Inf: no upper bound
+	Low       float64 `json:"low"` // accepted range, inclusive
+	High      float64 `json:"-"`   // accepted range, inclusive; +Inf: no upper bound
 	Pass      bool    `json:"pass"`
+}
+
+// MarshalJSON writes High as null when the range has no upper bound (JSON
+// has no infinity).
+func (c Check) MarshalJSON() ([]byte, error) {
+	type plain Check
+	out := struct {
+		plain
+		High *float64 `json:"high"`
+	}{plain: plain(c)}
+	if !math.IsInf(c.High, 1) {
+		out.High = &c.High
+	}
+	return json.Marshal(out)
 }
 
 // Mode sets how long and how often each scenario runs.

@@ -195,6 +195,7 @@ func printComparison(w io.Writer, base sim.Config, policies []string, results []
 	}
 	tw.Flush()
 	printLegend(w)
+	printDeployments(w, policies, results)
 	if len(failed) > 0 {
 		fmt.Fprintln(w, "\n"+strings.Join(failed, "\n"))
 	}
@@ -287,4 +288,55 @@ short: slowdown of one-packet messages; all: of every message. Slowdown = latenc
 (first packet at the NIC → whole message with a thread) ÷ the same size's latency
 on an idle host. busiest core: its GRO + SoftIRQ + app work (polling excluded).
 hotspot: 100 µs windows in which some core was > 90% busy.`)
+}
+
+// printDeployments shows what each row ran besides its steering rule: the
+// cores its NIC channels feed and its GRO busy window, as the policy was
+// deployed (balance.Deploy) or as --set made them.
+func printDeployments(w io.Writer, policies []string, results []*sim.Result) {
+	type dep struct{ gro, busy string }
+	deps := make([]dep, len(results))
+	differ := false
+	for i, r := range results {
+		if r == nil {
+			continue
+		}
+		deps[i] = dep{coreList(r.Config.Host.GROCores), fmt.Sprintf("%g µs", r.Config.Balance.GROBusyUs)}
+		if deps[i] != deps[0] {
+			differ = true
+		}
+	}
+	fmt.Fprint(w, "\ndeployed: ")
+	if !differ {
+		fmt.Fprintf(w, "every row: GRO on %s, gro_busy %s\n", deps[0].gro, deps[0].busy)
+		return
+	}
+	fmt.Fprintln(w, "rows differ in more than the steering rule (--set balance.gro_busy_us=… or host.gro_cores=… sets one for every row):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for i, p := range policies {
+		if results[i] != nil {
+			fmt.Fprintf(tw, "  %s\tGRO on %s\tgro_busy %s\n", p, deps[i].gro, deps[i].busy)
+		}
+	}
+	tw.Flush()
+}
+
+// coreList writes a set of cores compactly: "20 cores (0-19)", "5 cores (0,2,4,6,8)".
+func coreList(cores []int) string {
+	var parts []string
+	for i := 0; i < len(cores); {
+		j := i
+		for j+1 < len(cores) && cores[j+1] == cores[j]+1 {
+			j++
+		}
+		if j > i+1 {
+			parts = append(parts, fmt.Sprintf("%d-%d", cores[i], cores[j]))
+		} else {
+			for k := i; k <= j; k++ {
+				parts = append(parts, fmt.Sprint(cores[k]))
+			}
+		}
+		i = j + 1
+	}
+	return fmt.Sprintf("%d cores (%s)", len(cores), strings.Join(parts, ","))
 }

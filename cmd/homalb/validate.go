@@ -81,7 +81,10 @@ still fails on any other.`,
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "\n%d checks, %d failed, %d known gaps failed (%.0f s)\n", len(checks), failed, gapsFailed, time.Since(start).Seconds())
 			if jsonOut != "" {
-				data, _ := json.MarshalIndent(checks, "", "  ")
+				data, err := json.MarshalIndent(checks, "", "  ")
+				if err != nil {
+					return err
+				}
 				if err := writeOutput(jsonOut, cmd.OutOrStdout(), func(w io.Writer) error {
 					_, err := w.Write(append(data, '\n'))
 					return err

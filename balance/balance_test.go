@@ -52,7 +52,7 @@ func TestNewErrors(t *testing.T) {
 	}{
 		{"nope", func(*Options) {}, `unknown policy "nope"`},
 		{"gen2", func(o *Options) { o.BusyNs = -1 }, "busy window -1 ns is negative"},
-		{"gen2", func(o *Options) { o.GROBusyNs = -1 }, "GRO busy window"},
+		{"gen2", func(o *Options) { o.GROBusyNs = -2 }, "GRO busy window"},
 		{"idle", func(o *Options) { o.ScanCores = 0 }, "cores to scan 0"},
 		{"gen3", func(o *Options) { o.Gen3Groups = []Group{{GRO: 9, SoftIRQ: []int{1}}} }, "names core 9, outside 0..7"},
 		{"gen3", func(o *Options) { o.Gen3Groups = []Group{} }, "no core groups"},
@@ -100,9 +100,11 @@ func TestCatalog(t *testing.T) {
 // deployed (Gen2 0, Gen3 2 µs, the module's 5 µs otherwise) and its GRO
 // cores on the two profiles' core counts.
 func TestDeploy(t *testing.T) {
+	asDeployed := DefaultOptions()
+	asDeployed.GROBusyNs = GROBusyAsDeployed
 	for _, n := range []int{20, 48} {
 		for _, name := range Names() {
-			d, err := Deploy(name, n, DefaultOptions())
+			d, err := Deploy(name, n, asDeployed)
 			if err != nil {
 				t.Fatalf("%s on %d: %v", name, n, err)
 			}
@@ -139,6 +141,9 @@ func TestDeploy(t *testing.T) {
 		if d, err := Deploy(name, 8, o); err != nil || len(d.GROCores) != 2 || d.GROCores[0] != 1 || d.GROCores[1] != 3 {
 			t.Errorf("%s with GRO cores [1 3] named: deployed %v, %v", name, d.GROCores, err)
 		}
+	}
+	if d, _ := Deploy("gen3", 8, DefaultOptions()); d.GROBusyNs != DefaultGROBusyNs {
+		t.Errorf("a GRO busy window the driver sets (%d ns) was replaced by %d", DefaultGROBusyNs, d.GROBusyNs)
 	}
 	if _, err := Deploy("nope", 4, DefaultOptions()); err == nil {
 		t.Error("unknown policy deployed")

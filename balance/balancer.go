@@ -46,6 +46,9 @@ func NewFrom(info Info, t *Table, o Options) (*Balancer, error) {
 	if err := o.Validate(t.NumCores()); err != nil {
 		return nil, fmt.Errorf("policy %s: %w", info.Name, err)
 	}
+	if o.GROBusyNs == GROBusyAsDeployed {
+		o.GROBusyNs = info.GROBusyNs
+	}
 	p, err := info.New(t, o)
 	if err != nil {
 		return nil, fmt.Errorf("policy %s: %w", info.Name, err)

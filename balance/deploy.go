@@ -16,9 +16,9 @@ type Deployment struct {
 }
 
 // Deploy returns the deployment of the named policy on n cores. o supplies
-// the layout where the driver overrides it (o.GROCores, o.Gen3Groups); the
-// GRO busy window comes from the policy's [Info.GROBusyNs], never from o:
-// a driver that wants another window sets it after Deploy.
+// what the driver overrides: the layout (o.GROCores, o.Gen3Groups) and the
+// GRO busy window (o.GROBusyNs; [GROBusyAsDeployed] for the policy's own,
+// [Info.GROBusyNs]).
 func Deploy(name string, n int, o Options) (Deployment, error) {
 	info, err := Lookup(name)
 	if err != nil {
@@ -33,5 +33,9 @@ func Deploy(name string, n int, o Options) (Deployment, error) {
 			return Deployment{}, fmt.Errorf("policy %s: %w", name, err)
 		}
 	}
-	return Deployment{Policy: name, GROCores: append([]int(nil), gro...), GROBusyNs: info.GROBusyNs}, nil
+	busy := o.GROBusyNs
+	if busy == GROBusyAsDeployed {
+		busy = info.GROBusyNs
+	}
+	return Deployment{Policy: name, GROCores: append([]int(nil), gro...), GROBusyNs: busy}, nil
 }

@@ -13,6 +13,9 @@ const (
 	DefaultGROBusyNs int64 = 5_000
 	// DefaultScanCores is how many following cores Gen2 and IDLE examine.
 	DefaultScanCores = 4
+	// GROBusyAsDeployed, as Options.GROBusyNs, asks for the GRO busy window
+	// of the policy's deployment ([Info.GROBusyNs]).
+	GROBusyAsDeployed int64 = -1
 	// MaxGen3Candidates bounds a Gen3 group's SoftIRQ candidates (3 deployed).
 	MaxGen3Candidates = 8
 )
@@ -22,7 +25,8 @@ const (
 type Options struct {
 	// BusyNs is the busy window in ns (busy_usecs × 1000).
 	BusyNs int64
-	// GROBusyNs is the GRO busy window in ns (gro_busy_usecs × 1000).
+	// GROBusyNs is the GRO busy window in ns (gro_busy_usecs × 1000), or
+	// GROBusyAsDeployed for the window the policy was deployed with.
 	GROBusyNs int64
 	// ShortBypass: a DATA packet that is a whole message runs SoftIRQ
 	// inline on its GRO core when that core's GRO is not busy.
@@ -69,7 +73,7 @@ func (o Options) Validate(n int) error {
 	switch {
 	case o.BusyNs < 0:
 		return fmt.Errorf("busy window %d ns is negative", o.BusyNs)
-	case o.GROBusyNs < 0:
+	case o.GROBusyNs < 0 && o.GROBusyNs != GROBusyAsDeployed:
 		return fmt.Errorf("GRO busy window %d ns is negative", o.GROBusyNs)
 	case o.ScanCores < 1 || o.ScanCores > 64:
 		return fmt.Errorf("cores to scan %d out of range 1..64", o.ScanCores)

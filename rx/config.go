@@ -265,6 +265,19 @@ func (c Config) layout() (*layout, error) {
 	if err != nil {
 		return nil, configErr("%v", err)
 	}
+	if len(l.GROCores) == 0 && l.Cores > 0 {
+		// The policy's deployment on the cores asked for, as in the
+		// simulator: balance.Deploy is the one rule.
+		o := balance.DefaultOptions()
+		if c.Options != nil {
+			o = *c.Options
+		}
+		d, err := balance.Deploy(l.Policy, l.Cores, o)
+		if err != nil {
+			return nil, configErr("%v", err)
+		}
+		l.GROCores = d.GROCores
+	}
 	if len(l.GROCores) == 0 {
 		l.GROCores = []int{0}
 	}
@@ -353,6 +366,7 @@ func (c Config) layout() (*layout, error) {
 		l.opts = *c.Options
 	} else {
 		l.opts = balance.DefaultOptions()
+		l.opts.GROBusyNs = balance.GROBusyAsDeployed // as the simulator runs it: balance.Deploy
 	}
 	if info.Name == "gen3" && l.opts.Gen3Groups == nil {
 		if len(l.SoftIRQCores) > 0 {
@@ -438,4 +452,16 @@ func firstDuplicate(xs []int) int {
 		seen[x] = true
 	}
 	return -1
+}
+
+// Deployment returns how the pipeline deploys its policy: its GRO cores and
+// GRO busy window, resolved as the simulator resolves them (balance.Deploy).
+func (c Config) Deployment() (balance.Deployment, error) {
+	l, err := c.layout()
+	if err != nil {
+		return balance.Deployment{}, err
+	}
+	o := l.opts
+	o.GROCores = l.GROCores
+	return balance.Deploy(l.Policy, l.cores, o)
 }

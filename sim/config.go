@@ -325,14 +325,11 @@ func (c *Config) Deployment() (balance.Deployment, error) {
 		o.Gen3Groups = g
 	}
 	o.GROCores = c.Host.GROCores
-	d, err := balance.Deploy(c.Policy, c.Host.Cores, o)
-	if err != nil {
-		return d, err
-	}
+	o.GROBusyNs = balance.GROBusyAsDeployed
 	if c.Balance.GROBusyUs >= 0 {
-		d.GROBusyNs = int64(c.Balance.GROBusyUs * 1000)
+		o.GROBusyNs = int64(c.Balance.GROBusyUs * 1000)
 	}
-	return d, nil
+	return balance.Deploy(c.Policy, c.Host.Cores, o)
 }
 
 // groBusyUs resolves gro_busy_us: −1 means the policy's deployment.
@@ -340,8 +337,8 @@ func (c *Config) groBusyUs() float64 {
 	if c.Balance.GROBusyUs >= 0 {
 		return c.Balance.GROBusyUs
 	}
-	info, _ := balance.Lookup(c.Policy) // checked by Validate
-	return float64(info.GROBusyNs) / 1000
+	d, _ := c.Deployment() // checked by Validate
+	return float64(d.GROBusyNs) / 1000
 }
 
 // groCores returns the cores that serve NIC channels.

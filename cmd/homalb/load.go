@@ -287,7 +287,10 @@ func newRealResult(policy, spec string, cfg *loadgen.Config, res *loadgen.Result
 		r.Config.Host.Cores = len(st.Cores)
 		r.Config.Server = &realServer{GROCores: srv.GROCores, AppCores: srv.AppCores, Threads: srv.Threads, PollNs: int64(srv.Poll), MaxGRO: srv.MaxGRO}
 		if o := srv.Options; o != nil {
-			r.Config.Server.BusyNs, r.Config.Server.GROBusyNs = o.BusyNs, o.GROBusyNs
+			r.Config.Server.BusyNs = o.BusyNs
+		}
+		if d, err := srv.Deployment(); err == nil {
+			r.Config.Server.GROBusyNs = d.GROBusyNs // resolved: "as deployed" is a number here
 		}
 		r.HandoffNs = &stats.Handoffs{GROToSoftIRQ: stats.P2{P50: st.GROToSoftIRQ.P50, P99: st.GROToSoftIRQ.P99},
 			SoftIRQToApp: stats.P2{P50: st.SoftIRQToApp.P50, P99: st.SoftIRQToApp.P99}}

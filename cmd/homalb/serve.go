@@ -77,7 +77,7 @@ func (f *serveFlags) registerLayout(fl *pflag.FlagSet) {
 	fl.IntVar(&f.maxGRO, "max-gro", rx.DefaultMaxGRO, "packets per GRO batch (max_gro_skbs)")
 	fl.IntVar(&f.pollUs, "poll-us", int(rx.DefaultPoll/time.Microsecond), "µs an application thread polls before sleeping (0: none)")
 	fl.IntVar(&f.busyUs, "busy-us", int(balance.DefaultBusyNs/1000), "busy window of gen2, gen3 and the thread chooser, µs")
-	fl.IntVar(&f.groBusyUs, "gro-busy-us", int(balance.DefaultGROBusyNs/1000), "GRO busy window, µs")
+	fl.IntVar(&f.groBusyUs, "gro-busy-us", -1, "GRO busy window, µs (-1: as the policy is deployed: gen2 0, gen3 2, others 5)")
 	fl.BoolVar(&f.noBypass, "no-bypass", false, "disable the short-message and grant bypasses")
 	fl.BoolVar(&f.noSameCore, "no-same-core", false, "steer batches of one packet too (no SAME_CORE)")
 	fl.BoolVar(&f.noPin, "no-pin", false, "do not pin threads to CPUs")
@@ -135,8 +135,8 @@ Logical cores are mapped onto this host's CPUs round-robin, so a 4- or
 // config turns the flags into an rx configuration; errors are bad input.
 func (f *serveFlags) config(logf func(string, ...any)) (rx.Config, error) {
 	opts := balance.DefaultOptions()
-	if f.busyUs < 0 || f.groBusyUs < 0 || f.pollUs < 0 {
-		return rx.Config{}, errors.New("serve: --busy-us, --gro-busy-us and --poll-us must not be negative")
+	if f.busyUs < 0 || f.groBusyUs < -1 || f.pollUs < 0 {
+		return rx.Config{}, errors.New("serve: --busy-us and --poll-us must not be negative, --gro-busy-us not below -1 (as deployed)")
 	}
 	if f.duration < 0 {
 		return rx.Config{}, errors.New("serve: --duration must not be negative")
@@ -146,6 +146,9 @@ func (f *serveFlags) config(logf func(string, ...any)) (rx.Config, error) {
 	}
 	opts.BusyNs = int64(f.busyUs) * 1000
 	opts.GROBusyNs = int64(f.groBusyUs) * 1000
+	if f.groBusyUs < 0 {
+		opts.GROBusyNs = balance.GROBusyAsDeployed
+	}
 	if f.noBypass {
 		opts.ShortBypass, opts.GrantBypass = false, false
 	}

@@ -391,60 +391,6 @@ func (h *host) homaSoftirqEntry(c *core, t int64) {
 	c.lastChose = -1
 }
 
-// lock takes the RPC lock of p's message for core c, or, when another core
-// holds it, makes c spin and reports false: c stays in softirq context,
-// busy, until the holder lets go (unlock). Packets of no message (GRANTs for
-// our responses) take no lock here.
-func (h *host) lock(c *core, p *packet) bool {
-	if p.msg < 0 || !h.cfg.Balance.RPCLock {
-		return true
-	}
-	m := &h.msgs[p.msg]
-	if m.lockBy < 0 || m.lockBy == c.id {
-		m.lockBy = c.id
-		return true
-	}
-	if c.spinMsg != p.msg {
-		c.spinMsg, c.spinAt = p.msg, h.now
-		m.spinners++
-		h.setActivity(c, stats.SoftIRQ)
-	}
-	return false
-}
-
-// unlock releases core c's hold on message mi's RPC lock. A thread waiting
-// to copy (APP_NEEDS_LOCK) takes it first, for the moment it needs; then the
-// core that has spun longest gets it and goes on.
-func (h *host) unlock(c *core, mi int32) {
-	if mi < 0 || !h.cfg.Balance.RPCLock {
-		return
-	}
-	m := &h.msgs[mi]
-	if m.lockBy != c.id {
-		return
-	}
-	m.lockBy = -1
-	if m.appNeedsLock && m.owner >= 0 {
-		h.resume(&h.threads[m.owner]) // takes and drops the lock if it can run now
-	}
-	if m.spinners == 0 {
-		return
-	}
-	var next *core
-	for i := range h.cores {
-		if s := &h.cores[i]; s.spinMsg == mi && (next == nil || s.spinAt < next.spinAt) {
-			next = s
-		}
-	}
-	m.spinners--
-	next.spinMsg = -1
-	if h.inWindow() {
-		h.r.spinNs += h.now - next.spinAt
-	}
-	m.lockBy = next.id
-	h.dispatch(next)
-}
-
 func (h *host) batchArrives(c *core, bi int32) {
 	if h.inflightNs != nil {
 		h.inflightNs[c.id] -= h.batches[bi].costNs

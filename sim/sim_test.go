@@ -23,6 +23,9 @@ func short(policy, wl string, load float64) Config {
 	c := DefaultConfig()
 	c.Policy, c.Workload, c.Load = policy, wl, load
 	c.WarmupNs, c.DurationNs, c.DrainNs = 1e6, 4e6, 4e6
+	if raceEnabled {
+		c.DurationNs, c.DrainNs = 2e6, 2e6
+	}
 	return c
 }
 
@@ -80,7 +83,7 @@ func TestInvariantsAcrossScenarios(t *testing.T) {
 		},
 		"c6525": func(c *Config) {
 			p, _ := ProfileConfig("c6525-100g")
-			p.WarmupNs, p.DurationNs, p.DrainNs = c.WarmupNs, 2e6, 2e6
+			p.WarmupNs, p.DurationNs, p.DrainNs = c.WarmupNs, c.DurationNs/2, c.DrainNs/2
 			p.Workload = "w2"
 			*c = p
 		},

@@ -189,19 +189,38 @@ func (b *svg) hoverBands(runs []*run, ref *run, xs linScale, y0, y1 float64) {
 // bucket's count is in the hover text): a P99 over a few dozen messages is
 // their maximum, not a tail.
 func (b *svg) bucketCounts(ref *run, xs linScale, y float64) {
-	b.f(`<g class="ticks x sub counts"><text x="%s" y="%s" text-anchor="end">messages</text>`, num(xs.r0-6), num(y))
+	type label struct {
+		x     float64
+		bound int
+		text  string
+	}
+	var labels []label
+	var counts []int64
 	prev := 0.0
 	lastEnd := math.Inf(-1)
 	for _, bk := range ref.res.Slowdown {
 		cum := clamp01(bk.CumFrac)
 		mid := xs.at((prev + cum) / 2)
-		label := fmtCount(bk.Count)
-		half := 3.2 * float64(len(label))
+		text := fmtCount(bk.Count)
+		half := 3.2 * float64(len(text))
 		if mid-half > lastEnd+4 && xs.at(cum)-xs.at(prev) >= 2*half {
-			b.f(`<text x="%s" y="%s" text-anchor="middle" data-bucket="%d">%s</text>`, num(mid), num(y), bk.MaxBytes, label)
+			labels = append(labels, label{mid, bk.MaxBytes, text})
 			lastEnd = mid + half
 		}
+		counts = append(counts, bk.Count)
 		prev = cum
+	}
+	b.f(`<g class="ticks x sub counts">`)
+	if 2*len(labels) >= len(counts) {
+		b.f(`<text x="%s" y="%s" text-anchor="end">messages</text>`, num(xs.r0-6), num(y))
+		for _, l := range labels {
+			b.f(`<text x="%s" y="%s" text-anchor="middle" data-bucket="%d">%s</text>`, num(l.x), num(y), l.bound, l.text)
+		}
+	} else {
+		// Too many buckets to number each: say their range.
+		slices.Sort(counts)
+		b.f(`<text x="%s" y="%s" text-anchor="middle">messages per size bucket (%s): %s to %s, median %s; hover a size for its count</text>`,
+			num((xs.r0+xs.r1)/2), num(y), esc(ref.label), fmtCount(counts[0]), fmtCount(counts[len(counts)-1]), fmtCount(counts[len(counts)/2]))
 	}
 	b.f(`</g>`)
 }

@@ -313,3 +313,37 @@ func TestOverloadMarkedEverywhere(t *testing.T) {
 		t.Errorf("versus:\n%s", out)
 	}
 }
+
+// TestRunsFromAnyDirectory: with no workload tables anywhere near, in a
+// fresh directory and another HOME, compare runs on the built-in W4.
+func TestRunsFromAnyDirectory(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("HOMALB_WORKLOADS", "")
+	code, out, stderr := cli(t, append([]string{"compare", "--policies", "gen2"}, fast...)...)
+	if code != 0 || !strings.Contains(out, "w4 at 80% load") {
+		t.Errorf("exit %d %s\n%s", code, stderr, out)
+	}
+}
+
+// TestJSONReplacesTheName: --json renames a finished temporary file onto
+// the name: a symbolic link there is replaced, the file it pointed to is
+// left alone (writing in place would have gone through the link).
+func TestJSONReplacesTheName(t *testing.T) {
+	dir := t.TempDir()
+	other, link := filepath.Join(dir, "other"), filepath.Join(dir, "r.json")
+	os.WriteFile(other, []byte("keep"), 0o644)
+	if err := os.Symlink(other, link); err != nil {
+		t.Skip(err)
+	}
+	if code, _, stderr := cli(t, append([]string{"sim", "--json", link}, fast...)...); code != 0 {
+		t.Fatal(stderr)
+	}
+	if b, _ := os.ReadFile(other); string(b) != "keep" {
+		t.Error("the link's target was overwritten")
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink != 0 {
+		t.Errorf("%s is still a link (%v)", link, err)
+	}
+}

@@ -481,4 +481,3 @@ func coresChart(r *run) string {
 	b.f(`</svg>`)
 	return b.String()
 }
-

@@ -16,8 +16,10 @@ import (
 // colour scale.
 
 // heatmapChart draws one run's timeline: a row per core, a column per bin,
-// coloured by the fraction of the bin the core was busy. The cells are a PNG
-// (one pixel each) inside the SVG, scaled without smoothing.
+// coloured by the busy fraction of the bin's busiest 100 µs window when the
+// result has it (timeline.peak), else by the bin's mean, so that a short
+// hotspot shows. The cells are a PNG (one pixel each) inside the SVG, scaled
+// without smoothing.
 func heatmapChart(r *run) string {
 	tl := r.res.Timeline
 	cells, what := tl.Busy, "mean of each"

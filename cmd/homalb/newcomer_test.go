@@ -310,6 +310,18 @@ func TestOverloadMarkedEverywhere(t *testing.T) {
 	if strings.Count(out, "OVERLOADED") < 2 || !strings.Contains(out, "overloaded, not ranked") {
 		t.Errorf("sweep:\n%s", out)
 	}
+	// results.csv: overloaded is 1 in every row (the runs end with messages
+	// unfinished without reaching the 200,000-message stop).
+	rows, _ := os.ReadFile(filepath.Join(res, "results.csv"))
+	lines := strings.Split(strings.TrimSpace(string(rows)), "\n")
+	if !strings.HasSuffix(lines[0], ",overloaded") || len(lines) != 5 {
+		t.Fatalf("results.csv:\n%s", rows)
+	}
+	for _, l := range lines[1:] {
+		if !strings.HasSuffix(l, ",1") {
+			t.Errorf("results.csv row not overloaded: %s", l)
+		}
+	}
 	_, out, _ = cli(t, "table", res)
 	if !strings.Contains(out, " !") || strings.Contains(out, " *") {
 		t.Errorf("table:\n%s", out)

@@ -511,8 +511,8 @@ svg .bar:hover .seg { stroke: #000; stroke-width: .6; }
 .keys { margin: 0 0 6px; color: var(--muted); }
 .keys span { margin-right: 14px; white-space: nowrap; }
 .keys i { display: inline-block; width: 11px; height: 11px; margin-right: 5px; vertical-align: -1px; border-radius: 2px; }
-.keys .scale { display: inline-block; position: relative; width: 220px; height: 26px; vertical-align: -14px; margin: 0 14px 0 8px; }
-.keys .gradient { display: block; width: 220px; height: 11px; border: 1px solid #ccc; }
+.keys .scale { display: inline-block; position: relative; width: 300px; height: 26px; vertical-align: -14px; margin: 0 14px 0 8px; }
+.keys .gradient { display: block; width: 300px; height: 11px; border: 1px solid #ccc; }
 .keys .scale .tick { position: absolute; top: 12px; transform: translateX(-50%); font-size: 10.5px; color: #3a3a40; }
 table.summary { border-collapse: collapse; font-variant-numeric: tabular-nums; margin: 4px 0 6px; }
 table.summary th, table.summary td { padding: 3px 9px; border-bottom: 1px solid var(--rule); text-align: right; }

@@ -62,7 +62,7 @@ func TestSlowdownChartPicksPolicies(t *testing.T) {
 }
 
 // TestBucketCountsShown: the slowdown chart writes how many messages each
-// (wide enough) size bucket holds.
+// (wide enough) size bucket holds, or their range when most are too narrow.
 func TestBucketCountsShown(t *testing.T) {
 	r := fake("gen2", "w4", 0.8, 5, 4, 4)
 	for i := range r.Slowdown {
@@ -72,6 +72,15 @@ func TestBucketCountsShown(t *testing.T) {
 	counts := find(find(d.root, "svg", "slowdown")[0], "g", "counts")
 	if len(counts) != 1 || !strings.Contains(text(counts[0]), "1K") || !strings.Contains(text(counts[0]), "5K") || !strings.Contains(text(counts[0]), "messages") {
 		t.Errorf("counts %q", text(counts[0]))
+	}
+	many := fake("gen2", "w4", 0.8, 400, 4, 4)
+	for i := range many.Slowdown {
+		many.Slowdown[i].Count = int64(50 + i)
+	}
+	d = parseReport(t, []*Result{many})
+	counts = find(find(d.root, "svg", "slowdown")[0], "g", "counts")
+	if got := text(counts[0]); !strings.Contains(got, "50 to 449, median 250") {
+		t.Errorf("counts of 400 buckets: %q", got)
 	}
 }
 

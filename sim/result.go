@@ -6,9 +6,10 @@ import (
 	"github.com/homalb/homalb/stats"
 )
 
-// Result is the output of one run; its JSON form is the output contract of
-// DESIGN.md ("Output contract"). Field names are stable. The measurements
-// that a real run reports too are the types of package stats.
+// Result is the output of one run; its JSON form (`homalb sim --json`) is
+// the output contract that reports and sweeps read: field names are stable.
+// The measurements that a real run reports too are the types of package
+// stats.
 type Result struct {
 	Config   Config  `json:"config"`
 	Policy   string  `json:"policy"`

@@ -263,15 +263,15 @@ func printBench(w io.Writer, runs []rx.Config, results []*realResult, lcfg *load
 		lcfg.Rate*lcfg.Sizes.Mean()*8/1e9, lcfg.Duration, lcfg.Seed)
 	fmt.Fprintf(w, "slowdown ideal: base RTT %s µs + 2 × size × 8 ÷ %.2f Gbps\n\n", us(int64(lcfg.BaseRTT)), lcfg.LinkGbps)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\tshort\tshort\tshort\tall\tRTT\tRTT\tGRO→SoftIRQ\tSoftIRQ→app\tbusiest\tidle\t\t\t")
-	fmt.Fprintln(tw, "policy\tp50\tp99\tp99.9\tp99\tp50 µs\tp99 µs\tp99 µs\tp99 µs\tcore %\tRTT µs\tdone\tfailed\t")
+	fmt.Fprintln(tw, "\tshort\tshort\tshort\tall\tRTT\tRTT\tGRO→SoftIRQ\tSoftIRQ→app\tbusiest\tidle\t\t\t\t")
+	fmt.Fprintln(tw, "policy\tp50\tp99\tp99.9\tp99\tp50 µs\tp99 µs\tp99 µs\tp99 µs\tcore %\tRTT µs\tdone\tfailed\t\t")
 	for i, run := range runs {
 		if i >= len(results) {
 			break
 		}
 		r := results[i]
 		if r == nil {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", run.Policy)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\t\n", run.Policy)
 			continue
 		}
 		busiest := 0.0
@@ -286,9 +286,17 @@ func printBench(w io.Writer, runs []rx.Config, results []*realResult, lcfg *load
 		if r.Calibration != nil {
 			own = us(int64(r.Calibration.BaseRTT))
 		}
-		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\t%s\t%s\t%.0f\t%s\t%d\t%d\t\n", r.Policy,
-			r.Short.P50, r.Short.P99, r.Short.P999, r.All.P99, us(int64(r.RTTNs.P50)), us(int64(r.RTTNs.P99)),
-			us(r.HandoffNs.GROToSoftIRQ.P99), us(r.HandoffNs.SoftIRQToApp.P99), 100*busiest, own, r.Completed, failed)
+		mark := ""
+		if r.Overloaded {
+			mark = "OVERLOADED"
+		}
+		gro, app := "-", "-"
+		if h := r.HandoffNs; h != nil {
+			gro, app = us(h.GROToSoftIRQ.P99), us(h.SoftIRQToApp.P99)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t%s\t%d\t%d\t%s\t\n", r.Policy,
+			slowdown(r.Short.Count, r.Short.P50), slowdown(r.Short.Count, r.Short.P99), slowdown(r.Short.Count, r.Short.P999), slowdown(r.All.Count, r.All.P99),
+			us(int64(r.RTTNs.P50)), us(int64(r.RTTNs.P99)), gro, app, 100*busiest, own, r.Completed, failed, mark)
 	}
 	tw.Flush()
 	fmt.Fprintln(w, `
@@ -297,7 +305,8 @@ short: slowdown of one-packet RPCs; all: of every RPC. Slowdown = RTT ÷ (base R
 and the highest link rate that the policies' idle servers showed (idle RTT: each
 policy's own; see 'homalb bench --help'). busiest core: its GRO + SoftIRQ + app
 busy time over the load. done/failed: RPCs completed, and failed by timeout,
-backlog or error (the JSON has the reasons).`)
+backlog or error (the JSON has the reasons); OVERLOADED: some RPCs failed, so
+the slowdowns describe a server that did not keep up, not its policy.`)
 	if len(skipped) > 0 {
 		fmt.Fprintln(w, "\nskipped: "+strings.Join(skipped, "; "))
 	}

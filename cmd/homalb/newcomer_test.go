@@ -182,6 +182,10 @@ func TestQuickExampleIsNotOverloaded(t *testing.T) {
 			continue
 		}
 		policies[r.Config.Policy] = true
+		// The first 5 ms of the measured window: enough for unfinished
+		// messages to pile up if the policy could not keep up, at a quarter
+		// of the cost under -race (offered cores do not depend on it).
+		r.Config.DurationNs = min(r.Config.DurationNs, 5e6)
 		res, err := sim.Run(r.Config)
 		if err != nil {
 			t.Fatal(err)
@@ -271,11 +275,13 @@ func TestUnitsAgree(t *testing.T) {
 	}
 }
 
-// TestOverloadMarkedEverywhere: an overloaded scenario (W1 at 90% on xl170
-// asks for 57 cores of 20) is marked in sim, compare, compare --seeds,
-// sweep, table, versus and the CSV and HTML outputs, and is never ranked.
+// TestOverloadMarkedEverywhere: an overloaded scenario (W1 at 90% of a
+// 5 Gbps link asks for about 11 cores of 4; the small link keeps the runs
+// cheap under -race) is marked in sim, compare, compare --seeds, sweep,
+// table, versus and the CSV and HTML outputs, and is never ranked.
 func TestOverloadMarkedEverywhere(t *testing.T) {
-	ovl := append([]string{"--workload", "w1", "--load", "0.9"}, fast...)
+	small := []string{"--cores", "4", "--set", "host.link_gbps=5"}
+	ovl := append(append([]string{"--workload", "w1", "--load", "0.9"}, small...), fast...)
 	_, out, _ := cli(t, append([]string{"sim"}, ovl...)...)
 	if !strings.Contains(out, "OVERLOADED") {
 		t.Errorf("sim:\n%s", out)
@@ -298,11 +304,23 @@ func TestOverloadMarkedEverywhere(t *testing.T) {
 		t.Errorf("HTML without the mark")
 	}
 	exp := filepath.Join(dir, "exp.yaml")
-	os.WriteFile(exp, []byte("name: ovl\nbase:\n  workload: w1\n  load: 0.9\n  duration_ns: 2ms\n  warmup_ns: 1ms\n  drain_ns: 1ms\naxes:\n  policy: [gen2, gen3]\nseeds: 2\n"), 0o644)
+	os.WriteFile(exp, []byte("name: ovl\nbase:\n  workload: w1\n  load: 0.9\n  host.cores: 4\n  host.link_gbps: 5\n  duration_ns: 2ms\n  warmup_ns: 1ms\n  drain_ns: 1ms\naxes:\n  policy: [gen2, gen3]\nseeds: 2\n"), 0o644)
 	res := filepath.Join(dir, "r")
 	_, out, _ = cli(t, "sweep", exp, "-o", res)
 	if strings.Count(out, "OVERLOADED") < 2 || !strings.Contains(out, "overloaded, not ranked") {
 		t.Errorf("sweep:\n%s", out)
+	}
+	// results.csv: overloaded is 1 in every row (the runs end with messages
+	// unfinished without reaching the 200,000-message stop).
+	rows, _ := os.ReadFile(filepath.Join(res, "results.csv"))
+	lines := strings.Split(strings.TrimSpace(string(rows)), "\n")
+	if !strings.HasSuffix(lines[0], ",overloaded") || len(lines) != 5 {
+		t.Fatalf("results.csv:\n%s", rows)
+	}
+	for _, l := range lines[1:] {
+		if !strings.HasSuffix(l, ",1") {
+			t.Errorf("results.csv row not overloaded: %s", l)
+		}
 	}
 	_, out, _ = cli(t, "table", res)
 	if !strings.Contains(out, " !") || strings.Contains(out, " *") {
@@ -311,5 +329,39 @@ func TestOverloadMarkedEverywhere(t *testing.T) {
 	_, out, _ = cli(t, "versus", res, "--policy", "gen3", "--baselines", "gen2")
 	if !strings.Contains(out, "overloaded") || strings.Contains(out, "better") || strings.Contains(out, "worse") {
 		t.Errorf("versus:\n%s", out)
+	}
+}
+
+// TestRunsFromAnyDirectory: with no workload tables anywhere near, in a
+// fresh directory and another HOME, compare runs on the built-in W4.
+func TestRunsFromAnyDirectory(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("HOMALB_WORKLOADS", "")
+	code, out, stderr := cli(t, append([]string{"compare", "--policies", "gen2"}, fast...)...)
+	if code != 0 || !strings.Contains(out, "w4 at 80% load") {
+		t.Errorf("exit %d %s\n%s", code, stderr, out)
+	}
+}
+
+// TestJSONReplacesTheName: --json renames a finished temporary file onto
+// the name: a symbolic link there is replaced, the file it pointed to is
+// left alone (writing in place would have gone through the link).
+func TestJSONReplacesTheName(t *testing.T) {
+	dir := t.TempDir()
+	other, link := filepath.Join(dir, "other"), filepath.Join(dir, "r.json")
+	os.WriteFile(other, []byte("keep"), 0o644)
+	if err := os.Symlink(other, link); err != nil {
+		t.Skip(err)
+	}
+	if code, _, stderr := cli(t, append([]string{"sim", "--json", link}, fast...)...); code != 0 {
+		t.Fatal(stderr)
+	}
+	if b, _ := os.ReadFile(other); string(b) != "keep" {
+		t.Error("the link's target was overwritten")
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink != 0 {
+		t.Errorf("%s is still a link (%v)", link, err)
 	}
 }

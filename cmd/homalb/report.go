@@ -45,7 +45,7 @@ network to be viewed: CSS and SVG are inline.`,
 				return err
 			}
 			if out != "-" {
-				fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d run(s)\n", out, len(results))
+				fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %s\n", out, plural(len(results), "run"))
 			}
 			return nil
 		},

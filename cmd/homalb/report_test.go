@@ -86,7 +86,7 @@ func TestReportFromFiles(t *testing.T) {
 	if code != 0 || stderr != "" {
 		t.Fatalf("report: exit %d, stderr %q", code, stderr)
 	}
-	if !strings.Contains(out, "3 run(s)") {
+	if !strings.Contains(out, ": 3 runs\n") {
 		t.Errorf("report output %q", out)
 	}
 	got := htmlSeries(t, page)

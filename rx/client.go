@@ -141,13 +141,24 @@ type clientCall struct {
 	sgrant    uint32 // the highest grant the server's DATA packets reported
 	g         grantee
 	startNs   int64
-	heardNs   int64 // last packet from the server about this call
-	pokeNs    int64 // last RESEND or probe the timer sent
+	heardNs   int64  // last packet from the server about this call
+	pokeNs    int64  // when the timer may next send a RESEND or probe
+	pokes     uint8  // timer packets since the server was last heard: the backoff's exponent
+	cookie    uint64 // the server's cookie for this RPC, echoed in every packet (0: none yet)
 	deadline  int64
 	xmits     uint32
 	restarts  int
 	result    chan callResult // one slot: the outcome, sent once
 }
+
+// ctlHeader is a control packet of type t about cl.
+func (cl *clientCall) ctlHeader(c *Client, t wire.Type, f wire.Flags, msgLen uint32) wire.Header {
+	return wire.Header{Type: t, Flags: f, Sender: c.sender, MsgID: cl.id, MsgLen: msgLen, Cookie: cl.cookie}
+}
+
+// heard records a packet from the server about cl at now: the timer's
+// backoff starts over.
+func (cl *clientCall) heard(now int64) { cl.heardNs, cl.pokes, cl.pokeNs = now, 0, now }
 
 type callResult struct {
 	resp []byte
@@ -280,7 +291,7 @@ func (c *Client) start(ctx context.Context, req []byte, oneWay bool) ([]byte, er
 		return nil, ctxError(err)
 	}
 	now := c.clock()
-	cl := &clientCall{id: c.nextID.Add(1), oneWay: oneWay, startNs: now, heardNs: now, pokeNs: now,
+	cl := &clientCall{id: c.nextID.Add(1), oneWay: oneWay, startNs: now, heardNs: now, pokeNs: now + int64(c.tp.resend),
 		deadline: now + int64(c.timeout), result: make(chan callResult, 1)}
 	if d, ok := ctx.Deadline(); ok {
 		cl.deadline = int64(d.Sub(c.epoch))
@@ -358,8 +369,7 @@ func (c *Client) finishLocked(sh *callShard, cl *clientCall, resp []byte, err er
 		c.grants.remove(&cl.g, &tx.grants)
 	}
 	if ack {
-		cl.xmits++
-		if c.sender0(tx).ctl(c.peer, wire.TypeAck, 0, c.sender, cl.id, 0, 0, 0, faultKey(cl.id, cl.xmits)^uint64(wire.TypeAck)<<56) == nil {
+		if c.sender0(tx).ctl(c.peer, cl.ctlHeader(c, wire.TypeAck, 0, 0), &cl.xmits) == nil {
 			c.ctr.acks.Add(1)
 		}
 	}
@@ -386,7 +396,9 @@ func (c *Client) flushGrants(tx *txScratch) {
 	gl := &tx.grants
 	for i := range gl.g[:gl.n] {
 		g := &gl.g[i]
-		if c.sender0(tx).ctl(c.peer, wire.TypeGrant, g.flags, g.sender, g.id, g.length, 0, g.offset, faultKey(g.id, g.offset)) == nil {
+		h := wire.Header{Type: wire.TypeGrant, Flags: g.flags, Sender: g.sender, MsgID: g.id, MsgLen: g.length,
+			GrantOffset: g.offset, Cookie: g.cookie}
+		if c.sender0(tx).ctlKey(c.peer, h, faultKey(g.id, g.offset)) == nil {
 			c.ctr.grantsOut.Add(1)
 		}
 		*g = grantOut{}
@@ -450,15 +462,19 @@ func (c *Client) packet(b []byte, now int64, tx *txScratch) {
 		c.drop(DropStale)
 		if h.Type != wire.TypeAck && h.Type != wire.TypeUnknown && h.MsgID != 0 && h.MsgID <= c.nextID.Load() {
 			// A call that ended here: tell the server to forget it.
-			if c.sender0(tx).ctl(c.peer, wire.TypeAck, 0, c.sender, h.MsgID, 0, 0, 0,
-				faultKey(h.MsgID, c.staleAcks.Add(1))^uint64(wire.TypeAck)<<56) == nil {
+			ack := wire.Header{Type: wire.TypeAck, Sender: c.sender, MsgID: h.MsgID, Cookie: h.Cookie}
+			if c.sender0(tx).ctlKey(c.peer, ack, faultKey(h.MsgID, c.staleAcks.Add(1))^uint64(wire.TypeAck)<<56) == nil {
 				c.ctr.acks.Add(1)
 			}
 		}
 		return
 	}
 	ps := c.sender0(tx)
-	reqHdr := wire.Header{Sender: c.sender, MsgID: cl.id}
+	if h.Cookie != 0 {
+		cl.cookie = h.Cookie
+	}
+	cl.heard(now)
+	reqHdr := wire.Header{Sender: c.sender, MsgID: cl.id, Cookie: cl.cookie}
 	switch h.Type {
 	case wire.TypeData:
 		c.dataLocked(sh, cl, &h, payload, now, tx)
@@ -478,7 +494,7 @@ func (c *Client) packet(b []byte, now int64, tx *txScratch) {
 			c.drop(DropInconsistent)
 			break
 		}
-		re, fresh, _ := ps.resend(c.peer, reqHdr, &cl.req, h.Offset, h.GrantOffset, &cl.xmits)
+		re, fresh, _ := ps.resend(c.peer, reqHdr, &cl.req, h.Offset, h.GrantOffset, now, int64(c.tp.resend), &cl.xmits)
 		c.ctr.retrans.Add(uint64(re))
 		c.ctr.dataOut.Add(uint64(re + fresh))
 	case wire.TypeBusy:
@@ -543,7 +559,8 @@ func (c *Client) dataLocked(sh *callShard, cl *clientCall, h *wire.Header, paylo
 		cl.asm.reset(h.MsgLen)
 		sgrant := max(h.GrantOffset, h.Offset+uint32(len(payload)))
 		cl.scheduled = sgrant < h.MsgLen
-		cl.g = grantee{length: h.MsgLen, granted: sgrant, to: c.peer, sender: c.sender, id: cl.id, flags: wire.FlagResponse}
+		cl.g = grantee{peer: peerKey{sub: cl.id}, length: h.MsgLen, granted: sgrant, to: c.peer, sender: c.sender,
+			id: cl.id, flags: wire.FlagResponse, cookie: cl.cookie}
 	} else if cl.asm.length != h.MsgLen {
 		c.drop(DropInconsistent)
 		return
@@ -595,15 +612,16 @@ func (c *Client) tick(now int64, tx *txScratch) {
 				c.finishLocked(sh, cl, nil, c.callError(cl, fmt.Errorf("%w (%w)", ErrTimeout, context.DeadlineExceeded)), true, tx)
 				continue
 			}
-			if now-cl.heardNs < resend || now-cl.pokeNs < resend {
+			if now-cl.heardNs < resend || now < cl.pokeNs {
 				continue
 			}
-			cl.pokeNs = now
+			// Back off while the server stays silent: resend, 2×, 4×, …
+			// up to 2^maxBackoff resend intervals between two packets.
+			cl.pokes = min(cl.pokes+1, maxBackoff)
+			cl.pokeNs = now + resend<<cl.pokes
 			ps := c.sender0(tx)
 			if cl.resp == nil { // probe: what became of the request?
-				cl.xmits++
-				if ps.ctl(c.peer, wire.TypeResend, 0, c.sender, cl.id, cl.req.length(), 0, 0,
-					faultKey(cl.id, cl.xmits)^uint64(wire.TypeResend)<<56) == nil {
+				if ps.ctl(c.peer, cl.ctlHeader(c, wire.TypeResend, 0, cl.req.length()), &cl.xmits) == nil {
 					c.ctr.probes.Add(1)
 				}
 				continue
@@ -614,9 +632,9 @@ func (c *Client) tick(now int64, tx *txScratch) {
 			}
 			n := cl.asm.missing(end, tx.ranges[:])
 			for _, sp := range tx.ranges[:n] {
-				cl.xmits++
-				if ps.ctl(c.peer, wire.TypeResend, wire.FlagResponse, c.sender, cl.id, cl.asm.length, sp.start, sp.end,
-					faultKey(cl.id, cl.xmits)^uint64(wire.TypeResend)<<56) == nil {
+				h := cl.ctlHeader(c, wire.TypeResend, wire.FlagResponse, cl.asm.length)
+				h.Offset, h.GrantOffset = sp.start, sp.end
+				if ps.ctl(c.peer, h, &cl.xmits) == nil {
 					c.ctr.resendsOut.Add(1)
 				}
 			}

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/homalb/homalb/balance"
 )
 
 // Faults are faults injected into an endpoint's send path, for tests and
@@ -123,7 +121,7 @@ func (x *xmitter) close() {
 // number of packets sent for it before (so a retransmission has a fresh
 // fate).
 func faultKey(id uint64, xmits uint32) uint64 {
-	return balance.Mix64(id ^ uint64(xmits)<<44 ^ uint64(xmits)>>20)
+	return mix64(id ^ uint64(xmits)<<44 ^ uint64(xmits)>>20)
 }
 
 // faultLine applies Faults to the packets of an xmitter: drops and
@@ -212,7 +210,7 @@ func newFaultLine(x *xmitter, f Faults, role string) *faultLine {
 
 // uniform returns the i-th 53-bit uniform of a packet's decisions.
 func (l *faultLine) uniform(key uint64, i uint64) uint64 {
-	return balance.Mix64(l.f.Seed^key^i*0x9e3779b97f4a7c15) >> 11
+	return mix64(l.f.Seed^key^i*0x9e3779b97f4a7c15) >> 11
 }
 
 func (l *faultLine) write(b []byte, to netip.AddrPort, key uint64) error {

@@ -43,6 +43,8 @@ type Server struct {
 
 	msgs     msgTable
 	grants   grantSched
+	peers    peerTable
+	cookies  cookieJar
 	tx       []*xmitter // by socket
 	tc       transportCounters
 	rpcs     atomic.Int64
@@ -137,6 +139,8 @@ func newServer(cfg Config) (*Server, error) {
 		s.cpuCore[l.cpus[l.AppCores[i]]] = l.AppCores[i]
 	}
 	s.msgs.init(l.transport.completedCap)
+	s.peers.init(l.MaxPeerBytes)
+	s.cookies = newCookieJar()
 	s.grants.init(l.transport.overcommit, l.transport.unsched, l.transport.maxIncoming)
 	s.app.init(l.ReadyDepth, l.Threads)
 
@@ -313,6 +317,10 @@ func (s *Server) clock() int64 { return int64(time.Since(s.epoch)) }
 
 func (s *Server) drop(r DropReason) { s.drops[r].Add(1) }
 
+// shedding reports whether the server is full: so many complete requests
+// wait for a thread that a new one would only wait longer than its client.
+func (s *Server) shedding() bool { return int(s.app.queued.Load()) >= s.l.ShedDepth }
+
 // Addr returns the address the sockets are bound to.
 func (s *Server) Addr() netip.AddrPort { return s.addr }
 
@@ -396,7 +404,8 @@ func (s *Server) transportStats() TransportStats {
 	ts := TransportStats{
 		RPCs: s.rpcs.Load(), Remembered: int64(s.msgs.remembered()), GrantWaiting: int64(s.grants.waiting()),
 		DataSent: t.dataOut.Load(), Retransmitted: t.retransOut.Load(), RetransmitsReceived: t.retransIn.Load(),
-		GrantsSent: t.grantsOut.Load(), GrantsReceived: t.grantsIn.Load(),
+		GrantsSent: t.grantsOut.Load(), GrantsReceived: t.grantsIn.Load(), Withheld: t.withheld.Load(),
+		Peers:       int64(s.peers.len()),
 		ResendsSent: t.ctlOut[wire.TypeResend].Load(), ResendsReceived: t.resendsIn.Load(),
 		BusySent: t.ctlOut[wire.TypeBusy].Load(), UnknownSent: t.ctlOut[wire.TypeUnknown].Load(),
 		AcksSent: t.ctlOut[wire.TypeAck].Load(), AcksReceived: t.acksIn.Load(),

@@ -81,9 +81,9 @@ func TestGrantSchedSRPT(t *testing.T) {
 	s := newTestSched(1 << 20)
 	var out grantList
 	msgs := []*grantee{
-		{id: 1, length: 100_000},
-		{id: 2, length: 50_000},
-		{id: 3, length: 30_000},
+		{id: 1, length: 100_000, peer: peerKey{sub: 1}},
+		{id: 2, length: 50_000, peer: peerKey{sub: 2}},
+		{id: 3, length: 30_000, peer: peerKey{sub: 3}},
 	}
 	// 3 and 2 arrive with 5,000 unscheduled bytes each, then 1.
 	s.update(msgs[2], 5_000, 5_000, &out)
@@ -126,8 +126,8 @@ func TestGrantSchedSRPT(t *testing.T) {
 func TestGrantSchedMaxIncoming(t *testing.T) {
 	s := newTestSched(12_000)
 	var out grantList
-	a := &grantee{id: 1, length: 40_000}
-	b := &grantee{id: 2, length: 60_000}
+	a := &grantee{id: 1, length: 40_000, peer: peerKey{sub: 1}}
+	b := &grantee{id: 2, length: 60_000, peer: peerKey{sub: 2}}
 	s.update(a, 1_000, 1_000, &out) // outstanding 0: a may take 10,000
 	s.update(b, 1_000, 1_000, &out) // 2,000 left of the budget for b
 	if off, _ := grantOf(&out, 1); off != 11_000 {
@@ -209,9 +209,15 @@ func TestSenderSegments(t *testing.T) {
 	}
 	// RESEND of [MaxPayload+10, 5*MaxPayload): segment 1 and 2 again, then
 	// 3 and 4 as newly granted.
-	re, fresh, err := ps.resend(netip.AddrPort{}, h, &o, MaxPayload+10, 5*MaxPayload, &xmits)
+	const interval = int64(10e6)
+	re, fresh, err := ps.resend(netip.AddrPort{}, h, &o, MaxPayload+10, 5*MaxPayload, 0, interval, &xmits)
 	if err != nil || re != 2 || fresh != 2 {
 		t.Fatalf("resend: %d again, %d new, %v; want 2 and 2", re, fresh, err)
+	}
+	// The same RESEND within the interval retransmits nothing; one
+	// interval later it does again.
+	if re, err := ps.retransmit(netip.AddrPort{}, h, &o, MaxPayload, 3*MaxPayload, interval-1, interval, &xmits); err != nil || re != 0 {
+		t.Fatalf("RESEND repeated within the resend interval: %d packets again, %v; want 0", re, err)
 	}
 	hs = readHeaders(t, rd, 4)
 	for i, want := range []struct {
@@ -221,6 +227,17 @@ func TestSenderSegments(t *testing.T) {
 		if hs[i].Offset != uint32(want.off*MaxPayload) || (hs[i].Flags&wire.FlagRetransmit != 0) != want.retry {
 			t.Errorf("packet %d: offset %d flags %v, want segment %d retransmit=%v", i, hs[i].Offset, hs[i].Flags, want.off, want.retry)
 		}
+	}
+	if re, err := ps.retransmit(netip.AddrPort{}, h, &o, MaxPayload, 2*MaxPayload, interval, interval, &xmits); err != nil || re != 1 {
+		t.Fatalf("RESEND one interval later: %d packets again, %v; want 1", re, err)
+	}
+	if hs := readHeaders(t, rd, 1); hs[0].Offset != MaxPayload || hs[0].Flags&wire.FlagRetransmit == 0 {
+		t.Errorf("retransmission %+v, want segment 1 flagged", hs[0])
+	}
+	// A RESEND past what was sent retransmits nothing (it is not a grant
+	// for retransmit).
+	if re, _ := ps.retransmit(netip.AddrPort{}, h, &o, 6*MaxPayload, 8*MaxPayload, 2*interval, interval, &xmits); re != 0 {
+		t.Errorf("retransmitted %d segments never sent", re)
 	}
 	// The last segment is short.
 	o.grant(o.length())

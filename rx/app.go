@@ -410,7 +410,16 @@ func (s *Server) reply(m *Message, data []byte) error {
 	r.outBuf = buf
 	r.out = outMsg{data: *buf, granted: uint32(min(len(data), s.l.transport.unsched))}
 	r.progress(now, int64(s.l.transport.resend))
-	sent, err := s.rpcSender(r, tx).sendGranted(k.from, r.respHeader(), &r.out, &r.xmits)
+	var sent int
+	var err error
+	if r.afford(wireBytes(r.out.granted)) {
+		sent, err = s.rpcSender(r, tx).sendGranted(k.from, r.respHeader(), &r.out, &r.xmits)
+	} else {
+		// A response larger than what an unproven client sent waits for
+		// the client to show the cookie this BUSY carries (it answers with
+		// a GRANT): the server must not be a reflector.
+		s.busy(r, tx)
+	}
 	sh.mu.Unlock()
 	s.tc.dataOut.Add(uint64(sent))
 	if err != nil { // the rest goes out when the client asks for it

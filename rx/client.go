@@ -498,7 +498,15 @@ func (c *Client) packet(b []byte, now int64, tx *txScratch) {
 		c.ctr.retrans.Add(uint64(re))
 		c.ctr.dataOut.Add(uint64(re + fresh))
 	case wire.TypeBusy:
-		cl.heardNs = now
+		if h.Flags&wire.FlagResponse != 0 && cl.resp == nil && !cl.oneWay && h.MsgLen > 0 && int(h.MsgLen) <= c.maxMsg {
+			// The server holds a response it will send once this client
+			// proves its address: a GRANT with the cookie does.
+			g := cl.ctlHeader(c, wire.TypeGrant, wire.FlagResponse, h.MsgLen)
+			g.GrantOffset = min(h.MsgLen, uint32(c.tp.unsched))
+			if ps.ctl(c.peer, g, &cl.xmits) == nil {
+				c.ctr.grantsOut.Add(1)
+			}
+		}
 	case wire.TypeUnknown:
 		// The server has no trace of the request: send it again from the
 		// start (it never reached the application).

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -72,16 +73,27 @@ func setSocketBuffers(c *net.UDPConn, bytes int) (int, error) {
 // batchReader reads up to len(slots) datagrams per system call with
 // recvmmsg(2), through the runtime's poller (so Close interrupts it). Its
 // arrays are allocated once; a read allocates nothing.
+//
+// It also reads the socket's drop counter: with SO_RXQ_OVFL set, the kernel
+// attaches to each datagram the number of datagrams the socket dropped so
+// far (its receive buffer was full), when that is not zero.
 type batchReader struct {
 	rc    syscall.RawConn
 	hdrs  []unix.Mmsghdr
 	iovs  []unix.Iovec
 	names []unix.RawSockaddrInet6
+	oob   [][oobLen]byte
 	want  int
 	got   int
 	errno syscall.Errno
 	fn    func(fd uintptr) bool // r.recv, bound once
+	drops atomic.Uint32         // the latest drop count the kernel reported
+	ovfl  bool                  // SO_RXQ_OVFL is set
 }
+
+// oobLen holds one control message of a 32-bit value (CmsgSpace(4) is 24
+// bytes on 64-bit Linux, 16 on 32-bit).
+const oobLen = 32
 
 func newBatchReader(c *net.UDPConn, max int) (*batchReader, error) {
 	rc, err := c.SyscallConn()
@@ -93,9 +105,34 @@ func newBatchReader(c *net.UDPConn, max int) (*batchReader, error) {
 		hdrs:  make([]unix.Mmsghdr, max),
 		iovs:  make([]unix.Iovec, max),
 		names: make([]unix.RawSockaddrInet6, max),
+		oob:   make([][oobLen]byte, max),
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1)
+	}); err == nil && serr == nil {
+		r.ovfl = true
 	}
 	r.fn = r.recv
 	return r, nil
+}
+
+// kernelDrops reports the datagrams the kernel dropped at this socket
+// because its buffer was full, and whether the platform reports them.
+func (r *batchReader) kernelDrops() (uint64, bool) { return uint64(r.drops.Load()), r.ovfl }
+
+// readDrops takes the drop count from the control message of datagram i,
+// if it has one. The kernel's counter is cumulative (and wraps at 2³²).
+func (r *batchReader) readDrops(i int) {
+	n := int(r.hdrs[i].Hdr.Controllen)
+	if n < unix.CmsgLen(4) {
+		return
+	}
+	b := r.oob[i][:]
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	if h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && int(h.Len) >= unix.CmsgLen(4) {
+		r.drops.Store(*(*uint32)(unsafe.Pointer(&b[unix.CmsgLen(0)])))
+	}
 }
 
 func (r *batchReader) recv(fd uintptr) bool {
@@ -127,6 +164,10 @@ func (r *batchReader) read(slots []*pktBuf, meta []rxMeta) (int, error) {
 		h.SetIovlen(1)
 		h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
 		h.Namelen = unix.SizeofSockaddrInet6
+		if r.ovfl {
+			h.Control = &r.oob[i][0]
+			h.SetControllen(oobLen)
+		}
 		h.Flags = 0
 		r.hdrs[i].Len = 0
 	}
@@ -142,6 +183,9 @@ func (r *batchReader) read(slots []*pktBuf, meta []rxMeta) (int, error) {
 		m.n = int(r.hdrs[i].Len)
 		m.trunc = r.hdrs[i].Hdr.Flags&unix.MSG_TRUNC != 0
 		m.from = sockaddrToAddrPort(&r.names[i])
+	}
+	if r.ovfl && r.got > 0 {
+		r.readDrops(r.got - 1)
 	}
 	return r.got, nil
 }

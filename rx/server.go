@@ -371,6 +371,11 @@ func (s *Server) Stats() Stats {
 	for r := range st.Drops {
 		st.Drops[r] = s.drops[r].Load()
 	}
+	for _, g := range s.gros {
+		n, ok := g.rd.kernelDrops()
+		st.KernelDrops += n
+		st.KernelDropsKnown = st.KernelDropsKnown || ok
+	}
 	if n := s.multi.Load(); n > 0 {
 		st.SoftIRQCoresPerMsg = float64(s.multiCPU.Load()) / float64(n)
 	}

@@ -291,11 +291,18 @@ func (s *Server) onGrant(sh *msgShard, key *msgKey, h *wire.Header, now int64, t
 		s.drop(DropInconsistent)
 		return
 	}
-	if r.out.grant(h.GrantOffset) {
+	if r.out.grant(h.GrantOffset) || r.out.next < r.out.granted {
+		// A grant that moves, or the first GRANT of a client that just
+		// proved its address (the response waited for it).
 		r.progress(now, int64(s.l.transport.resend))
 		n, _ := s.rpcSender(r, tx).sendGranted(key.from, r.respHeader(), &r.out, &r.xmits)
 		s.tc.dataOut.Add(uint64(n))
 	}
+}
+
+// wireBytes is the datagram bytes of the first n bytes of a message.
+func wireBytes(n uint32) int {
+	return int(n) + wire.HeaderLen*int((n+MaxPayload-1)/MaxPayload)
 }
 
 // onResend answers a client's RESEND: for bytes of the response

@@ -191,6 +191,26 @@ func (s *Server) deliver(m *Message) {
 	a.mu.Unlock()
 }
 
+// popLocked takes the oldest ready message, or returns nil.
+func (a *appState) popLocked() *Message {
+	if a.n == 0 {
+		return nil
+	}
+	m := a.ready[a.head]
+	a.ready[a.head] = nil
+	a.head = (a.head + 1) % len(a.ready)
+	a.n--
+	a.queued.Store(int32(a.n))
+	return m
+}
+
+// pop takes the oldest ready message, or returns nil.
+func (a *appState) pop() *Message {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.popLocked()
+}
+
 // close refuses further deliveries and frees the queued messages.
 func (a *appState) close(s *Server) {
 	a.mu.Lock()
@@ -213,12 +233,7 @@ func (s *Server) wait(ctx context.Context, w *waiter) (*Message, error) {
 	s.tab.AppActive(w.core, now) // receive entry
 	a := &s.app
 	a.mu.Lock()
-	if a.n > 0 {
-		m := a.ready[a.head]
-		a.ready[a.head] = nil
-		a.head = (a.head + 1) % len(a.ready)
-		a.n--
-		a.queued.Store(int32(a.n))
+	if m := a.popLocked(); m != nil {
 		a.mu.Unlock()
 		return s.take(m, w.core, now), nil
 	}

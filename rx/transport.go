@@ -16,15 +16,20 @@ import (
 //     packet says in GrantOffset how far the sender may go); the rest only
 //     as the receiver grants it.
 //   - The receiver keeps, for at most MaxOvercommit messages at once (the
-//     ones with the fewest bytes left, then the oldest), up to UnschedBytes
+//     ones with the fewest bytes left, then the oldest; one per peer), up to UnschedBytes
 //     granted beyond what it received, and at most MaxIncoming bytes granted
 //     but not received over all of them. It decides once per message per
 //     SoftIRQ batch and sends a GRANT when the grant moved by a grant
 //     increment or reached the end of the message.
 //   - A receiver that heard nothing of an incomplete message for
 //     ResendInterval asks for each missing range below its grant (RESEND);
-//     the sender sends those bytes again, flagged FlagRetransmit. A RESEND
-//     also grants up to its end, so a lost GRANT is recovered the same way.
+//     the sender sends those bytes again, flagged FlagRetransmit, each
+//     segment at most once per resend interval. A RESEND also grants up to
+//     its end, so a lost GRANT is recovered the same way.
+//   - Every packet a server sends about an RPC carries its cookie, and the
+//     client echoes it; the server acts on a client's GRANT or RESEND, and
+//     accepts request bytes past the unscheduled part, only with the
+//     cookie (see the threat model in doc.go and srvrpc.go).
 //   - A client that heard nothing of a call for ResendInterval probes the
 //     server (RESEND without FlagResponse, an empty range). The server
 //     answers with what it knows: UNKNOWN (never heard of it or forgot an

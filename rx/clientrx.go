@@ -260,4 +260,3 @@ func (c *Client) tick(now int64, tx *txScratch) {
 		c.flushGrants(tx)
 	}
 }
-

@@ -125,7 +125,7 @@ type appState struct {
 	cores   []int     // scratch: the waiters' cores, for ChooseThread
 	ready   []*Message
 	head, n int          // ring of ready messages
-	queued  atomic.Int32 // n, for readers without the lock (admission control)
+	headNs  atomic.Int64 // readyNs of the oldest ready message, 0 when none: the queue's delay, for admission control
 	closed  bool
 }
 
@@ -187,7 +187,9 @@ func (s *Server) deliver(m *Message) {
 	}
 	a.ready[(a.head+a.n)%len(a.ready)] = m
 	a.n++
-	a.queued.Store(int32(a.n))
+	if a.n == 1 {
+		a.headNs.Store(m.readyNs)
+	}
 	a.mu.Unlock()
 }
 
@@ -200,7 +202,11 @@ func (a *appState) popLocked() *Message {
 	a.ready[a.head] = nil
 	a.head = (a.head + 1) % len(a.ready)
 	a.n--
-	a.queued.Store(int32(a.n))
+	if a.n == 0 {
+		a.headNs.Store(0)
+	} else {
+		a.headNs.Store(a.ready[a.head].readyNs)
+	}
 	return m
 }
 
@@ -220,7 +226,7 @@ func (a *appState) close(s *Server) {
 		a.ready[a.head] = nil
 		a.head = (a.head + 1) % len(a.ready)
 	}
-	a.queued.Store(0)
+	a.headNs.Store(0)
 	a.mu.Unlock()
 }
 

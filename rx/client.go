@@ -233,7 +233,10 @@ func DialConfig(addr string, cfg ClientConfig) (*Client, error) {
 		_ = c.conn.Close()
 		return nil, fmt.Errorf("rx: dial %s: %w", addr, err)
 	}
-	c.x = &xmitter{conn: c.conn, connected: true}
+	if c.x, err = newXmitter(c.conn, true); err != nil {
+		_ = c.conn.Close()
+		return nil, fmt.Errorf("rx: dial %s: %w", addr, err)
+	}
 	c.x.faults = newFaultLine(c.x, c.tp.faults, "client-faults")
 	for i := range c.shards {
 		c.shards[i].m = make(map[uint64]*clientCall)
@@ -257,7 +260,7 @@ func (c *Client) drop(r DropReason) { c.ctr.drops[r].Add(1) }
 
 func (c *Client) shard(id uint64) *callShard { return &c.shards[id%clientShards] }
 
-func (c *Client) sender0(tx *txScratch) pktSender { return pktSender{x: c.x, buf: &tx.buf} }
+func (c *Client) sender0(tx *txScratch) pktSender { return pktSender{x: c.x, buf: &tx.buf, q: &tx.batch} }
 
 // Call sends req and waits for the response (a message flagged
 // FlagResponse with req's id) until ctx ends or, if ctx has no deadline,

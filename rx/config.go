@@ -142,12 +142,13 @@ type Config struct {
 	// packets that need memory are dropped (DropPeerMemory, DropMemory), so
 	// that one host cannot hold the server's whole budget.
 	MaxPeerBytes int64
-	// ShedDepth is the admission limit: while this many complete requests
-	// wait for an application thread, the first packets of new requests are
-	// dropped at the door (DropShed) and their clients retry later, so
-	// that an overloaded server keeps finishing what it admitted (default
-	// ReadyDepth/8, none below a ReadyDepth of 64; negative: never shed).
-	ShedDepth int
+	// ShedDelay is the admission limit: while the oldest complete request
+	// has waited this long for an application thread, the first packets
+	// of new requests are dropped at the door (DropShed) and their clients
+	// retry later, so that an overloaded server keeps finishing what it
+	// admitted instead of queueing work its clients will have given up on
+	// (default ResendInterval/2; negative: never shed).
+	ShedDelay time.Duration
 	// QueueDepth is the GRO batches each SoftIRQ queue holds (default 256);
 	// beyond it batches are dropped (DropQueueFull, counted per packet).
 	QueueDepth int
@@ -347,12 +348,6 @@ func (c Config) layout() (*layout, error) {
 	if l.QueueDepth < 1 || l.ReadyDepth < 1 {
 		return nil, configErr("queue depths %d and %d must be positive", l.QueueDepth, l.ReadyDepth)
 	}
-	if l.ShedDepth == 0 && l.ReadyDepth >= 64 {
-		l.ShedDepth = l.ReadyDepth / 8
-	}
-	if l.ShedDepth <= 0 {
-		l.ShedDepth = math.MaxInt
-	}
 	l.MessageTimeout = cmp.Or(l.MessageTimeout, DefaultMessageTimeout)
 	if l.MessageTimeout < time.Millisecond {
 		return nil, configErr("message timeout %v below 1ms", l.MessageTimeout)
@@ -367,6 +362,10 @@ func (c Config) layout() (*layout, error) {
 	}
 	if err := l.transport.set(c.UnschedBytes, c.MaxOvercommit, c.MaxIncoming, c.ResendInterval, c.CompletedCap, c.Faults); err != nil {
 		return nil, err
+	}
+	l.ShedDelay = cmp.Or(l.ShedDelay, l.transport.resend/2)
+	if l.ShedDelay < 0 {
+		l.ShedDelay = math.MaxInt64
 	}
 	if l.MessageTimeout < 2*l.transport.resend {
 		return nil, configErr("message timeout %v shorter than two resend intervals (%v)", l.MessageTimeout, l.transport.resend)

@@ -136,9 +136,9 @@
 //     and a heap of peers), grants one message per client host at a time
 //     (Homa's max_rpcs_per_peer), and takes the slot from a message whose
 //     sender leaves its grant unused for a resend interval.
-//   - Overload sheds at the door. While ShedDepth complete requests wait
-//     for a thread, the first packets of new requests are dropped
-//     (DropShed); kernel drops (socket buffers full) are counted from
+//   - Overload sheds at the door. While the oldest complete request has
+//     waited ShedDelay for a thread, the first packets of new requests are
+//     dropped (DropShed); kernel drops (socket buffers full) are counted from
 //     SO_RXQ_OVFL (Stats.KernelDrops, homalb_rx_kernel_drops_total).
 //
 // What is not bounded: an attacker on the path, or one who reads the

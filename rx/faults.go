@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net"
 	"net/netip"
 	"runtime/pprof"
 	"sync"
@@ -74,47 +73,6 @@ type FaultStats struct {
 	Lost, Duplicated, Reordered, Delayed uint64
 	// Overflow counts packets lost because too many were held back.
 	Overflow uint64
-}
-
-// xmitter is an endpoint's send path: one socket (connected for a client,
-// unconnected for a server socket) and, when faults are configured, a
-// fault line in front of it. Safe for concurrent use.
-type xmitter struct {
-	conn      *net.UDPConn
-	connected bool
-	faults    *faultLine // nil: none
-	packets   atomic.Uint64
-	errors    atomic.Uint64
-}
-
-// write sends one packet to to (ignored on a connected socket). key
-// identifies the packet for fault decisions. The packet is not retained.
-func (x *xmitter) write(b []byte, to netip.AddrPort, key uint64) error {
-	x.packets.Add(1)
-	if x.faults != nil {
-		return x.faults.write(b, to, key)
-	}
-	return x.raw(b, to)
-}
-
-func (x *xmitter) raw(b []byte, to netip.AddrPort) error {
-	var err error
-	if x.connected {
-		_, err = x.conn.Write(b)
-	} else {
-		_, err = x.conn.WriteToUDPAddrPort(b, to)
-	}
-	if err != nil {
-		x.errors.Add(1)
-	}
-	return err
-}
-
-// close stops the fault line's goroutine; held packets are lost.
-func (x *xmitter) close() {
-	if x.faults != nil {
-		x.faults.close()
-	}
 }
 
 // faultKey identifies a packet for fault decisions: the message id and the

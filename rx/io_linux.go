@@ -238,3 +238,92 @@ func attachReuseport(c *net.UDPConn, prog []bpf.RawInstruction) error {
 	}
 	return nil
 }
+
+// batchWriter sends a batch of datagrams with sendmmsg(2), through the
+// runtime's poller. Its arrays are allocated once; a send allocates
+// nothing.
+type batchWriter struct {
+	hdrs  [txBatchSize]unix.Mmsghdr
+	iovs  [txBatchSize]unix.Iovec
+	names [txBatchSize]unix.RawSockaddrInet6
+	want  int
+	done  int
+	errno syscall.Errno
+	fn    func(fd uintptr) bool // w.sendmmsg, bound once
+}
+
+// send sends the first n datagrams of q out of x. A datagram the kernel
+// refuses is skipped (and its error returned once the rest went), as a
+// failed sendto would be.
+func (w *batchWriter) send(x *xmitter, q *txBatch, n int) error {
+	for i := range n {
+		w.iovs[i].Base = &q.data[i][0]
+		w.iovs[i].SetLen(q.size[i])
+		h := &w.hdrs[i].Hdr
+		h.Iov = &w.iovs[i]
+		h.SetIovlen(1)
+		h.Name, h.Namelen = nil, 0
+		if !x.connected {
+			h.Name = (*byte)(unsafe.Pointer(&w.names[i]))
+			h.Namelen = putSockaddr(&w.names[i], q.to[i])
+		}
+		h.Control = nil
+		h.SetControllen(0)
+		w.hdrs[i].Len = 0
+	}
+	if w.fn == nil {
+		w.fn = w.sendmmsg
+	}
+	w.want, w.done = n, 0
+	var first error
+	for w.done < w.want {
+		if err := x.rc.Write(w.fn); err != nil {
+			return err
+		}
+		if w.errno != 0 {
+			if first == nil {
+				first = w.errno
+			}
+			w.errno = 0
+			w.done++ // skip the datagram refused
+		}
+	}
+	return first
+}
+
+func (w *batchWriter) sendmmsg(fd uintptr) bool {
+	for {
+		n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&w.hdrs[w.done])),
+			uintptr(w.want-w.done), unix.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false // wait until the socket may be written
+		case 0:
+			w.done += int(n)
+		default:
+			w.errno = e
+		}
+		return true
+	}
+}
+
+// putSockaddr writes ap as a raw socket address (IPv4 when it is one) and
+// returns its length.
+func putSockaddr(sa *unix.RawSockaddrInet6, ap netip.AddrPort) uint32 {
+	port := ap.Port()
+	if a := ap.Addr(); a.Is4() {
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		sa4.Family = unix.AF_INET
+		p := (*[2]byte)(unsafe.Pointer(&sa4.Port))
+		p[0], p[1] = byte(port>>8), byte(port)
+		sa4.Addr = a.As4()
+		sa4.Zero = [8]uint8{}
+		return unix.SizeofSockaddrInet4
+	}
+	*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: ap.Addr().As16()}
+	p := (*[2]byte)(unsafe.Pointer(&sa.Port))
+	p[0], p[1] = byte(port>>8), byte(port)
+	return unix.SizeofSockaddrInet6
+}

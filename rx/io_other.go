@@ -55,3 +55,17 @@ func isTransient(err error) bool {
 func attachReuseport(*net.UDPConn, []bpf.RawInstruction) error {
 	return errors.New("socket-selection programs need Linux")
 }
+
+// batchWriter sends a batch one datagram at a time on systems without
+// sendmmsg.
+type batchWriter struct{}
+
+func (w *batchWriter) send(x *xmitter, q *txBatch, n int) error {
+	var first error
+	for i := range n {
+		if err := x.raw(q.data[i][:q.size[i]], q.to[i]); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

@@ -160,7 +160,11 @@ func newServer(cfg Config) (*Server, error) {
 		if got, err := setSocketBuffers(c, l.SocketBuffer); err != nil || got < l.SocketBuffer && i == 0 {
 			l.Logf("rx: socket buffer of %s: asked %d bytes, got %d (%v)", addr, l.SocketBuffer, got, err)
 		}
-		x := &xmitter{conn: c}
+		x, err := newXmitter(c, false)
+		if err != nil {
+			s.closeConns()
+			return nil, fmt.Errorf("rx: socket %d of %s: %w", i+1, addr, err)
+		}
 		f := l.transport.faults
 		f.Seed ^= uint64(i) * 0x9e3779b97f4a7c15
 		x.faults = newFaultLine(x, f, "server-faults")
@@ -317,9 +321,13 @@ func (s *Server) clock() int64 { return int64(time.Since(s.epoch)) }
 
 func (s *Server) drop(r DropReason) { s.drops[r].Add(1) }
 
-// shedding reports whether the server is full: so many complete requests
-// wait for a thread that a new one would only wait longer than its client.
-func (s *Server) shedding() bool { return int(s.app.queued.Load()) >= s.l.ShedDepth }
+// shedding reports whether the server is full at now: the oldest complete
+// request has waited ShedDelay for a thread, so a new one would wait
+// longer still.
+func (s *Server) shedding(now int64) bool {
+	h := s.app.headNs.Load()
+	return h != 0 && now-h >= int64(s.l.ShedDelay)
+}
 
 // Addr returns the address the sockets are bound to.
 func (s *Server) Addr() netip.AddrPort { return s.addr }

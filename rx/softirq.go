@@ -20,6 +20,7 @@ type softirqWorker struct {
 // work sends.
 type txScratch struct {
 	buf    [MaxDatagram]byte
+	batch  txBatch
 	grants grantList
 	ranges [maxResendRanges]span
 }

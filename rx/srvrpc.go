@@ -79,7 +79,7 @@ const maxBackoff = 6
 // sender returns the packet writer of socket sock with tx's buffer,
 // counting the bytes it sends in ledger (nil: not counted).
 func (s *Server) sender(sock int, tx *txScratch, ledger *uint64) pktSender {
-	return pktSender{x: s.tx[sock], buf: &tx.buf, ledger: ledger}
+	return pktSender{x: s.tx[sock], buf: &tx.buf, ledger: ledger, q: &tx.batch}
 }
 
 // rpcSender is the writer of r's packets, charged to r.
@@ -200,7 +200,7 @@ func (s *Server) dataLocked(sh *msgShard, core int, key *msgKey, p *pkt, sock in
 // server's and the client host's budgets, and no bytes yet. It returns nil
 // (the packet dropped and counted) when a budget is spent.
 func (s *Server) newRPC(sh *msgShard, key *msgKey, h *wire.Header, sock int, now int64) *srvRPC {
-	if s.shedding() {
+	if s.shedding(now) {
 		s.drop(DropShed)
 		return nil
 	}

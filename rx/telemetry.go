@@ -60,7 +60,7 @@ const (
 	// memory (Config.MaxPeerBytes) is spent.
 	DropPeerMemory
 	// DropShed: the first packet of a new request refused at the door
-	// because the server is full (admission control, Config.ShedDepth).
+	// because the server is full (admission control, Config.ShedDelay).
 	DropShed
 	// NumDropReasons is the number of reasons.
 	NumDropReasons

@@ -89,6 +89,7 @@ type pktSender struct {
 	x      *xmitter
 	buf    *[MaxDatagram]byte
 	ledger *uint64
+	q      *txBatch // DATA segments go out through it, one sendmmsg per batch (nil: one at a time)
 }
 
 // write sends the k bytes encoded in ps.buf.
@@ -113,21 +114,38 @@ func (ps pktSender) data(to netip.AddrPort, h wire.Header, o *outMsg, from, end 
 	h.GrantOffset = o.granted
 	for off := from; off < end; off += MaxPayload {
 		if err := ps.segment(to, h, o, off, xmits); err != nil {
+			ps.flush()
 			return n, err
 		}
 		n++
 	}
-	return n, nil
+	return n, ps.flush()
+}
+
+// flush sends the segments queued in the batch.
+func (ps pktSender) flush() error {
+	if ps.q == nil {
+		return nil
+	}
+	return ps.q.flush()
 }
 
 // segment sends o's segment at off (a multiple of MaxPayload).
 func (ps pktSender) segment(to netip.AddrPort, h wire.Header, o *outMsg, off uint32, xmits *uint32) error {
 	h.Offset = off
-	k, err := wire.Encode(ps.buf[:], h, o.data[off:min(off+MaxPayload, o.length())])
+	seg := o.data[off:min(off+MaxPayload, o.length())]
+	*xmits++
+	if ps.q != nil && ps.x.faults == nil { // faults decide packet by packet
+		k, err := ps.q.queue(ps.x, to, h, seg)
+		if ps.ledger != nil {
+			*ps.ledger += uint64(k)
+		}
+		return err
+	}
+	k, err := wire.Encode(ps.buf[:], h, seg)
 	if err != nil {
 		return err
 	}
-	*xmits++
 	return ps.write(k, to, faultKey(h.MsgID, *xmits))
 }
 
@@ -176,13 +194,14 @@ func (ps pktSender) retransmit(to netip.AddrPort, h wire.Header, o *outMsg, from
 			break
 		}
 		if err := ps.segment(to, h, o, off, xmits); err != nil {
+			ps.flush()
 			return n, err
 		}
 		o.reNs[seg] = now
 		o.resent += size
 		n++
 	}
-	return n, nil
+	return n, ps.flush()
 }
 
 // resend answers a RESEND of [from, end) from a receiver whose address is

@@ -192,7 +192,11 @@ func readHeaders(t *testing.T, rd *net.UDPConn, n int) []wire.Header {
 // grant.
 func TestSenderSegments(t *testing.T) {
 	wr, rd := udpPair(t)
-	ps := pktSender{x: &xmitter{conn: wr, connected: true}, buf: new([MaxDatagram]byte)}
+	x, err := newXmitter(wr, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := pktSender{x: x, buf: new([MaxDatagram]byte), q: new(txBatch)}
 	o := outMsg{data: make([]byte, 10*MaxPayload+7), granted: 2*MaxPayload + 1}
 	var xmits uint32
 	h := wire.Header{Sender: 5, MsgID: 9}
@@ -303,7 +307,10 @@ func TestFaultDecisions(t *testing.T) {
 // release times, and Close loses the rest without leaking the goroutine.
 func TestFaultLineDelays(t *testing.T) {
 	wr, rd := udpPair(t)
-	x := &xmitter{conn: wr, connected: true}
+	x, err := newXmitter(wr, true)
+	if err != nil {
+		t.Fatal(err)
+	}
 	x.faults = newFaultLine(x, Faults{Delay: 2 * time.Millisecond, Seed: 1}, "test-faults")
 	for i := range 5 {
 		b := make([]byte, wire.HeaderLen)

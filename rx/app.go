@@ -25,8 +25,9 @@ type Message struct {
 	Data []byte
 
 	srv     *Server
-	buf     *[]byte
-	replied bool // Reply was called
+	buf     *[]byte // the bytes received so far; Data once complete
+	charged int64   // bytes of buf charged to the in-flight budget
+	replied bool    // Reply was called
 	asm     assembly
 	sock    int    // socket that received it, and sends the reply
 	core    int    // core of the thread that took it; −1 before
@@ -38,20 +39,22 @@ type Message struct {
 
 var msgPool = sync.Pool{New: func() any { return new(Message) }}
 
-// newMessage takes a message of length n (whose bytes were reserved).
+// newMessage takes a message of length n. Its buffer comes as its bytes
+// arrive (Server.grow).
 func (s *Server) newMessage(k msgKey, n uint32, f wire.Flags, sock int, now int64) *Message {
 	m := msgPool.Get().(*Message)
-	buf := getMsgBuf(int(n))
-	*m = Message{From: k.from, Sender: k.sender, ID: k.id, Flags: f, Data: *buf,
-		srv: s, buf: buf, sock: sock, core: -1, firstNs: now, lastNs: now}
+	*m = Message{From: k.from, Sender: k.sender, ID: k.id, Flags: f,
+		srv: s, sock: sock, core: -1, firstNs: now, lastNs: now}
 	m.asm.reset(n)
 	return m
 }
 
 // free returns m's bytes to the budget and m to its pools.
 func (s *Server) free(m *Message) {
-	s.inflight.Add(-int64(m.asm.length))
-	putMsgBuf(m.buf)
+	s.inflight.Add(-m.charged)
+	if m.buf != nil {
+		putMsgBuf(m.buf)
+	}
 	*m = Message{}
 	msgPool.Put(m)
 }
@@ -80,9 +83,7 @@ func (s *Server) endUnanswered(k msgKey) {
 	tx := txScratchPool.Get().(*txScratch)
 	sh.mu.Lock()
 	if r := sh.m[k]; r != nil && r.state == rpcProcessing {
-		r.xmits++
-		if s.sender(r.sock, tx).ctl(k.from, wire.TypeAck, 0, k.sender, k.id, 0, 0, 0,
-			faultKey(k.id, r.xmits)^uint64(wire.TypeAck)<<56) == nil {
+		if s.rpcSender(r, tx).ctl(k.from, r.ctlHeader(wire.TypeAck, 0, 0), &r.xmits) == nil {
 			s.tc.ctlOut[wire.TypeAck].Add(1)
 		}
 		s.endLocked(sh, r, true, tx)
@@ -123,7 +124,8 @@ type appState struct {
 	waiters []*waiter // newest first
 	cores   []int     // scratch: the waiters' cores, for ChooseThread
 	ready   []*Message
-	head, n int // ring of ready messages
+	head, n int          // ring of ready messages
+	headNs  atomic.Int64 // readyNs of the oldest ready message, 0 when none: the queue's delay, for admission control
 	closed  bool
 }
 
@@ -185,7 +187,34 @@ func (s *Server) deliver(m *Message) {
 	}
 	a.ready[(a.head+a.n)%len(a.ready)] = m
 	a.n++
+	if a.n == 1 {
+		a.headNs.Store(m.readyNs)
+	}
 	a.mu.Unlock()
+}
+
+// popLocked takes the oldest ready message, or returns nil.
+func (a *appState) popLocked() *Message {
+	if a.n == 0 {
+		return nil
+	}
+	m := a.ready[a.head]
+	a.ready[a.head] = nil
+	a.head = (a.head + 1) % len(a.ready)
+	a.n--
+	if a.n == 0 {
+		a.headNs.Store(0)
+	} else {
+		a.headNs.Store(a.ready[a.head].readyNs)
+	}
+	return m
+}
+
+// pop takes the oldest ready message, or returns nil.
+func (a *appState) pop() *Message {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.popLocked()
 }
 
 // close refuses further deliveries and frees the queued messages.
@@ -197,6 +226,7 @@ func (a *appState) close(s *Server) {
 		a.ready[a.head] = nil
 		a.head = (a.head + 1) % len(a.ready)
 	}
+	a.headNs.Store(0)
 	a.mu.Unlock()
 }
 
@@ -209,11 +239,7 @@ func (s *Server) wait(ctx context.Context, w *waiter) (*Message, error) {
 	s.tab.AppActive(w.core, now) // receive entry
 	a := &s.app
 	a.mu.Lock()
-	if a.n > 0 {
-		m := a.ready[a.head]
-		a.ready[a.head] = nil
-		a.head = (a.head + 1) % len(a.ready)
-		a.n--
+	if m := a.popLocked(); m != nil {
 		a.mu.Unlock()
 		return s.take(m, w.core, now), nil
 	}
@@ -404,8 +430,17 @@ func (s *Server) reply(m *Message, data []byte) error {
 	r.state = rpcResponding
 	r.outBuf = buf
 	r.out = outMsg{data: *buf, granted: uint32(min(len(data), s.l.transport.unsched))}
-	r.lastNs, r.pokeNs = now, now
-	sent, err := s.sender(r.sock, tx).sendGranted(k.from, r.respHeader(), &r.out, &r.xmits)
+	r.progress(now, int64(s.l.transport.resend))
+	var sent int
+	var err error
+	if r.afford(wireBytes(r.out.granted)) {
+		sent, err = s.rpcSender(r, tx).sendGranted(k.from, r.respHeader(), &r.out, &r.xmits)
+	} else {
+		// A response larger than what an unproven client sent waits for
+		// the client to show the cookie this BUSY carries (it answers with
+		// a GRANT): the server must not be a reflector.
+		s.busy(r, tx)
+	}
 	sh.mu.Unlock()
 	s.tc.dataOut.Add(uint64(sent))
 	if err != nil { // the rest goes out when the client asks for it

@@ -82,3 +82,26 @@ func (a *assembly) add(off, n uint32) addResult {
 	}
 	return addDup
 }
+
+// missing lists the ranges of a message below end that have not arrived:
+// the assembly's gaps, then [recvEnd, end). It fills out and returns how
+// many it found.
+func (a *assembly) missing(end uint32, out []span) int {
+	n := 0
+	for i := 0; i < a.ngaps && n < len(out); i++ {
+		if a.gaps[i].start >= end {
+			return n
+		}
+		out[n] = span{a.gaps[i].start, min(a.gaps[i].end, end)}
+		n++
+	}
+	if a.recvEnd < end && n < len(out) {
+		out[n] = span{a.recvEnd, min(end, a.length)}
+		n++
+	}
+	return n
+}
+
+// maxResendRanges bounds the RESENDs sent for one message at a time: its
+// gaps and its tail.
+const maxResendRanges = maxGaps + 1

@@ -103,6 +103,11 @@ func sendRound(b *testing.B, addr string, size, packets int) (msgs, pkts int) {
 func pipelineRound(b *testing.B, cfg Config, size int, g2s, s2a *hdr.Histogram) (ns, pkts, bytes int64) {
 	b.StopTimer()
 	cfg.SocketBuffer = benchSocketBuffer
+	// The round is queued blind and drained at once: every message is
+	// unscheduled (no grants, which need a real client), and nothing is
+	// shed however long the ready queue grows.
+	cfg.UnschedBytes = max(size, DefaultUnschedBytes)
+	cfg.ShedDelay = -1
 	cfg.Logf = b.Logf
 	s, err := newServer(cfg)
 	if err != nil {

@@ -141,13 +141,24 @@ type clientCall struct {
 	sgrant    uint32 // the highest grant the server's DATA packets reported
 	g         grantee
 	startNs   int64
-	heardNs   int64 // last packet from the server about this call
-	pokeNs    int64 // last RESEND or probe the timer sent
+	heardNs   int64  // last packet from the server about this call
+	pokeNs    int64  // when the timer may next send a RESEND or probe
+	pokes     uint8  // timer packets since the server was last heard: the backoff's exponent
+	cookie    uint64 // the server's cookie for this RPC, echoed in every packet (0: none yet)
 	deadline  int64
 	xmits     uint32
 	restarts  int
 	result    chan callResult // one slot: the outcome, sent once
 }
+
+// ctlHeader is a control packet of type t about cl.
+func (cl *clientCall) ctlHeader(c *Client, t wire.Type, f wire.Flags, msgLen uint32) wire.Header {
+	return wire.Header{Type: t, Flags: f, Sender: c.sender, MsgID: cl.id, MsgLen: msgLen, Cookie: cl.cookie}
+}
+
+// heard records a packet from the server about cl at now: the timer's
+// backoff starts over.
+func (cl *clientCall) heard(now int64) { cl.heardNs, cl.pokes, cl.pokeNs = now, 0, now }
 
 type callResult struct {
 	resp []byte
@@ -222,7 +233,10 @@ func DialConfig(addr string, cfg ClientConfig) (*Client, error) {
 		_ = c.conn.Close()
 		return nil, fmt.Errorf("rx: dial %s: %w", addr, err)
 	}
-	c.x = &xmitter{conn: c.conn, connected: true}
+	if c.x, err = newXmitter(c.conn, true); err != nil {
+		_ = c.conn.Close()
+		return nil, fmt.Errorf("rx: dial %s: %w", addr, err)
+	}
 	c.x.faults = newFaultLine(c.x, c.tp.faults, "client-faults")
 	for i := range c.shards {
 		c.shards[i].m = make(map[uint64]*clientCall)
@@ -246,7 +260,7 @@ func (c *Client) drop(r DropReason) { c.ctr.drops[r].Add(1) }
 
 func (c *Client) shard(id uint64) *callShard { return &c.shards[id%clientShards] }
 
-func (c *Client) sender0(tx *txScratch) pktSender { return pktSender{x: c.x, buf: &tx.buf} }
+func (c *Client) sender0(tx *txScratch) pktSender { return pktSender{x: c.x, buf: &tx.buf, q: &tx.batch} }
 
 // Call sends req and waits for the response (a message flagged
 // FlagResponse with req's id) until ctx ends or, if ctx has no deadline,
@@ -280,7 +294,7 @@ func (c *Client) start(ctx context.Context, req []byte, oneWay bool) ([]byte, er
 		return nil, ctxError(err)
 	}
 	now := c.clock()
-	cl := &clientCall{id: c.nextID.Add(1), oneWay: oneWay, startNs: now, heardNs: now, pokeNs: now,
+	cl := &clientCall{id: c.nextID.Add(1), oneWay: oneWay, startNs: now, heardNs: now, pokeNs: now + int64(c.tp.resend),
 		deadline: now + int64(c.timeout), result: make(chan callResult, 1)}
 	if d, ok := ctx.Deadline(); ok {
 		cl.deadline = int64(d.Sub(c.epoch))
@@ -358,8 +372,7 @@ func (c *Client) finishLocked(sh *callShard, cl *clientCall, resp []byte, err er
 		c.grants.remove(&cl.g, &tx.grants)
 	}
 	if ack {
-		cl.xmits++
-		if c.sender0(tx).ctl(c.peer, wire.TypeAck, 0, c.sender, cl.id, 0, 0, 0, faultKey(cl.id, cl.xmits)^uint64(wire.TypeAck)<<56) == nil {
+		if c.sender0(tx).ctl(c.peer, cl.ctlHeader(c, wire.TypeAck, 0, 0), &cl.xmits) == nil {
 			c.ctr.acks.Add(1)
 		}
 	}
@@ -386,244 +399,14 @@ func (c *Client) flushGrants(tx *txScratch) {
 	gl := &tx.grants
 	for i := range gl.g[:gl.n] {
 		g := &gl.g[i]
-		if c.sender0(tx).ctl(c.peer, wire.TypeGrant, g.flags, g.sender, g.id, g.length, 0, g.offset, faultKey(g.id, g.offset)) == nil {
+		h := wire.Header{Type: wire.TypeGrant, Flags: g.flags, Sender: g.sender, MsgID: g.id, MsgLen: g.length,
+			GrantOffset: g.offset, Cookie: g.cookie}
+		if c.sender0(tx).ctlKey(c.peer, h, faultKey(g.id, g.offset)) == nil {
 			c.ctr.grantsOut.Add(1)
 		}
 		*g = grantOut{}
 	}
 	gl.n = 0
-}
-
-// runReader takes the server's packets until Close.
-func (c *Client) runReader() {
-	defer c.wg.Done()
-	slots := make([]*pktBuf, DefaultReadBurst)
-	for i := range slots {
-		slots[i] = new(pktBuf)
-	}
-	meta := make([]rxMeta, DefaultReadBurst)
-	tx := new(txScratch)
-	for {
-		n, err := c.rd.read(slots, meta)
-		if err != nil {
-			select {
-			case <-c.done:
-				return
-			default:
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			if !isTransient(err) {
-				time.Sleep(time.Millisecond) // do not spin on a broken socket
-			}
-			continue
-		}
-		now := c.clock()
-		c.ctr.pktsIn.Add(uint64(n))
-		for i := range n {
-			if meta[i].trunc || meta[i].n > MaxDatagram {
-				c.drop(DropOversized)
-				continue
-			}
-			c.packet(slots[i].b[:meta[i].n], now, tx)
-		}
-	}
-}
-
-// packet processes one packet from the server.
-func (c *Client) packet(b []byte, now int64, tx *txScratch) {
-	h, payload, err := wire.Decode(b)
-	if err != nil {
-		c.drop(decodeDrop(err))
-		return
-	}
-	if h.Sender != c.sender {
-		c.drop(DropUnsupported)
-		return
-	}
-	sh := c.shard(h.MsgID)
-	sh.mu.Lock()
-	cl := sh.m[h.MsgID]
-	if cl == nil {
-		sh.mu.Unlock()
-		c.drop(DropStale)
-		if h.Type != wire.TypeAck && h.Type != wire.TypeUnknown && h.MsgID != 0 && h.MsgID <= c.nextID.Load() {
-			// A call that ended here: tell the server to forget it.
-			if c.sender0(tx).ctl(c.peer, wire.TypeAck, 0, c.sender, h.MsgID, 0, 0, 0,
-				faultKey(h.MsgID, c.staleAcks.Add(1))^uint64(wire.TypeAck)<<56) == nil {
-				c.ctr.acks.Add(1)
-			}
-		}
-		return
-	}
-	ps := c.sender0(tx)
-	reqHdr := wire.Header{Sender: c.sender, MsgID: cl.id}
-	switch h.Type {
-	case wire.TypeData:
-		c.dataLocked(sh, cl, &h, payload, now, tx)
-	case wire.TypeGrant:
-		c.ctr.grantsIn.Add(1)
-		cl.heardNs = now
-		if h.MsgLen != cl.req.length() {
-			c.drop(DropInconsistent)
-		} else if cl.req.grant(h.GrantOffset) {
-			n, _ := ps.sendGranted(c.peer, reqHdr, &cl.req, &cl.xmits)
-			c.ctr.dataOut.Add(uint64(n))
-		}
-	case wire.TypeResend:
-		c.ctr.resendsIn.Add(1)
-		cl.heardNs = now
-		if h.MsgLen != cl.req.length() {
-			c.drop(DropInconsistent)
-			break
-		}
-		re, fresh, _ := ps.resend(c.peer, reqHdr, &cl.req, h.Offset, h.GrantOffset, &cl.xmits)
-		c.ctr.retrans.Add(uint64(re))
-		c.ctr.dataOut.Add(uint64(re + fresh))
-	case wire.TypeBusy:
-		cl.heardNs = now
-	case wire.TypeUnknown:
-		// The server has no trace of the request: send it again from the
-		// start (it never reached the application).
-		cl.heardNs = now
-		c.ctr.restarts.Add(1)
-		cl.restarts++
-		if cl.resp != nil {
-			if cl.scheduled {
-				c.grants.remove(&cl.g, &tx.grants)
-			}
-			n := int64(cl.asm.length)
-			c.respBytes.Add(-n)
-			c.inflight.Add(-n)
-			putMsgBuf(cl.resp)
-			cl.resp, cl.scheduled, cl.sgrant = nil, false, 0
-		}
-		cl.req.next, cl.req.granted = 0, uint32(min(len(cl.req.data), c.tp.unsched))
-		rh := reqHdr
-		rh.Flags = wire.FlagRetransmit
-		n, _ := ps.sendGranted(c.peer, rh, &cl.req, &cl.xmits)
-		c.ctr.retrans.Add(uint64(n))
-		c.ctr.dataOut.Add(uint64(n))
-	case wire.TypeAck:
-		if cl.oneWay {
-			c.finishLocked(sh, cl, nil, nil, false, tx)
-		} else {
-			c.finishLocked(sh, cl, nil, c.callError(cl, ErrNoResponse), false, tx)
-		}
-	}
-	sh.mu.Unlock()
-	c.flushGrants(tx)
-}
-
-// dataLocked adds a packet of cl's response.
-func (c *Client) dataLocked(sh *callShard, cl *clientCall, h *wire.Header, payload []byte, now int64, tx *txScratch) {
-	if h.Flags&wire.FlagResponse == 0 {
-		c.drop(DropUnsupported)
-		return
-	}
-	cl.heardNs = now
-	if cl.oneWay { // the server answered a one-way message: it took it
-		c.finishLocked(sh, cl, nil, nil, true, tx)
-		return
-	}
-	if cl.resp == nil {
-		if int(h.MsgLen) > c.maxMsg {
-			c.finishLocked(sh, cl, nil, c.callError(cl, fmt.Errorf("response of %d bytes, at most %d accepted: %w", h.MsgLen, c.maxMsg, ErrTooLong)), true, tx)
-			return
-		}
-		n := int64(h.MsgLen)
-		if c.respBytes.Add(n) > c.maxResp {
-			c.respBytes.Add(-n)
-			c.drop(DropMemory)
-			return
-		}
-		c.inflight.Add(n)
-		cl.resp = getMsgBuf(int(h.MsgLen))
-		cl.asm.reset(h.MsgLen)
-		sgrant := max(h.GrantOffset, h.Offset+uint32(len(payload)))
-		cl.scheduled = sgrant < h.MsgLen
-		cl.g = grantee{length: h.MsgLen, granted: sgrant, to: c.peer, sender: c.sender, id: cl.id, flags: wire.FlagResponse}
-	} else if cl.asm.length != h.MsgLen {
-		c.drop(DropInconsistent)
-		return
-	}
-	switch cl.asm.add(h.Offset, uint32(len(payload))) {
-	case addDup:
-		c.drop(DropDuplicate)
-		return
-	case addGaps:
-		c.drop(DropGaps)
-		return
-	}
-	copy((*cl.resp)[h.Offset:], payload)
-	cl.sgrant = max(cl.sgrant, h.GrantOffset, h.Offset+uint32(len(payload)))
-	if cl.asm.complete() {
-		c.finishLocked(sh, cl, *cl.resp, nil, true, tx)
-		return
-	}
-	if cl.scheduled {
-		c.grants.update(&cl.g, cl.asm.have, cl.sgrant, &tx.grants)
-	}
-}
-
-// runTimer fails calls past their deadline and asks for what is missing,
-// every quarter of the resend interval.
-func (c *Client) runTimer() {
-	defer c.wg.Done()
-	t := time.NewTicker(max(c.tp.resend/4, 100*time.Microsecond))
-	defer t.Stop()
-	tx := new(txScratch)
-	for {
-		select {
-		case <-c.done:
-			return
-		case <-t.C:
-			c.tick(c.clock(), tx)
-		}
-	}
-}
-
-// tick is the client's timer work at now.
-func (c *Client) tick(now int64, tx *txScratch) {
-	resend := int64(c.tp.resend)
-	for i := range c.shards {
-		sh := &c.shards[i]
-		sh.mu.Lock()
-		for _, cl := range sh.m {
-			if now >= cl.deadline {
-				c.finishLocked(sh, cl, nil, c.callError(cl, fmt.Errorf("%w (%w)", ErrTimeout, context.DeadlineExceeded)), true, tx)
-				continue
-			}
-			if now-cl.heardNs < resend || now-cl.pokeNs < resend {
-				continue
-			}
-			cl.pokeNs = now
-			ps := c.sender0(tx)
-			if cl.resp == nil { // probe: what became of the request?
-				cl.xmits++
-				if ps.ctl(c.peer, wire.TypeResend, 0, c.sender, cl.id, cl.req.length(), 0, 0,
-					faultKey(cl.id, cl.xmits)^uint64(wire.TypeResend)<<56) == nil {
-					c.ctr.probes.Add(1)
-				}
-				continue
-			}
-			end := cl.sgrant
-			if cl.scheduled {
-				end = max(end, c.grants.granted(&cl.g))
-			}
-			n := cl.asm.missing(end, tx.ranges[:])
-			for _, sp := range tx.ranges[:n] {
-				cl.xmits++
-				if ps.ctl(c.peer, wire.TypeResend, wire.FlagResponse, c.sender, cl.id, cl.asm.length, sp.start, sp.end,
-					faultKey(cl.id, cl.xmits)^uint64(wire.TypeResend)<<56) == nil {
-					c.ctr.resendsOut.Add(1)
-				}
-			}
-		}
-		sh.mu.Unlock()
-		c.flushGrants(tx)
-	}
 }
 
 // Stats returns a snapshot of the client's counters.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -134,6 +135,20 @@ type Config struct {
 	// refused, so the bound may be passed by the responses of the requests
 	// admitted.
 	MaxInflightBytes int64
+	// MaxPeerBytes bounds the bytes of the requests one client host (an IP
+	// address, whatever its ports) has in assembly, with the same fixed
+	// charge per RPC (default MaxInflightBytes/8, but at least the smaller
+	// of MaxInflightBytes and 2 MiB). Beyond it the host's
+	// packets that need memory are dropped (DropPeerMemory, DropMemory), so
+	// that one host cannot hold the server's whole budget.
+	MaxPeerBytes int64
+	// ShedDelay is the admission limit: while the oldest complete request
+	// has waited this long for an application thread, the first packets
+	// of new requests are dropped at the door (DropShed) and their clients
+	// retry later, so that an overloaded server keeps finishing what it
+	// admitted instead of queueing work its clients will have given up on
+	// (default ResendInterval/2; negative: never shed).
+	ShedDelay time.Duration
 	// QueueDepth is the GRO batches each SoftIRQ queue holds (default 256);
 	// beyond it batches are dropped (DropQueueFull, counted per packet).
 	QueueDepth int
@@ -337,6 +352,10 @@ func (c Config) layout() (*layout, error) {
 	if l.MaxInflightBytes < 1 {
 		return nil, configErr("in-flight byte limit %d is not positive", l.MaxInflightBytes)
 	}
+	l.MaxPeerBytes = cmp.Or(l.MaxPeerBytes, max(l.MaxInflightBytes/8, min(l.MaxInflightBytes, 2<<20)))
+	if l.MaxPeerBytes < rpcOverhead {
+		return nil, configErr("per-peer byte limit %d below one RPC's charge (%d)", l.MaxPeerBytes, rpcOverhead)
+	}
 	l.QueueDepth = cmp.Or(l.QueueDepth, DefaultQueueDepth)
 	l.ReadyDepth = cmp.Or(l.ReadyDepth, DefaultReadyDepth)
 	if l.QueueDepth < 1 || l.ReadyDepth < 1 {
@@ -356,6 +375,10 @@ func (c Config) layout() (*layout, error) {
 	}
 	if err := l.transport.set(c.UnschedBytes, c.MaxOvercommit, c.MaxIncoming, c.ResendInterval, c.CompletedCap, c.Faults); err != nil {
 		return nil, err
+	}
+	l.ShedDelay = cmp.Or(l.ShedDelay, l.transport.resend/2)
+	if l.ShedDelay < 0 {
+		l.ShedDelay = math.MaxInt64
 	}
 	if l.MessageTimeout < 2*l.transport.resend {
 		return nil, configErr("message timeout %v shorter than two resend intervals (%v)", l.MessageTimeout, l.transport.resend)

@@ -60,8 +60,8 @@
 // one comment):
 //
 //   - The first UnschedBytes of a message go at once; the receiver grants
-//     the rest (GRANT), at most MaxOvercommit messages at once, those with
-//     the fewest bytes left first, keeping up to UnschedBytes granted beyond
+//     the rest (GRANT), at most MaxOvercommit messages at once and one per
+//     client host, those with the fewest bytes left first, keeping up to UnschedBytes granted beyond
 //     what arrived and at most MaxIncoming granted but not received. The
 //     server decides its grants in SoftIRQ, once per message per batch; the
 //     GRANTs a client sends for a response reach the server as packets
@@ -90,12 +90,66 @@
 //
 // Memory is bounded everywhere: receive buffers per GRO thread, SoftIRQ queue
 // depth, ready queue depth, a message's length, and the bytes of requests
-// held from their first packet until Release, with the responses not yet
-// acknowledged and a charge per RPC. Beyond a bound the pipeline drops and
+// held from their first packet until Release (allocated as they arrive),
+// with the responses not yet acknowledged and a charge per RPC, and per
+// client host (MaxPeerBytes). Beyond a bound the pipeline drops and
 // counts (Stats.Drops, by DropReason), it never buffers without limit; a
 // request whose next packet does not come within Config.MessageTimeout is
 // freed, and so is a response whose client goes silent. Malformed,
 // truncated and oversized datagrams are dropped and counted at GRO.
+//
+// # Threat model
+//
+// Homa's kernel module trusts its network; a userspace server that may be
+// bound to a real address cannot. rx assumes an attacker who can send any
+// datagram from any address (spoofing), at any rate the link carries, but
+// who cannot read the traffic of other hosts: what it learns comes from
+// packets sent to addresses it reads. Against that attacker:
+//
+//   - No amplification. Each RPC carries a cookie, a keyed hash
+//     (hash/maphash, seeded at start) of its client's address and ids,
+//     stamped on every packet the server sends about it; a client echoes
+//     it. Until a packet with the cookie proves that the client reads its
+//     address, the server sends about the RPC only what the RPC's own bytes
+//     paid for: RESENDs, BUSYs, retransmissions and a response larger than
+//     the request wait (a BUSY carrying the cookie invites the client to
+//     prove itself with a GRANT). An answer about an RPC the server does not
+//     hold (UNKNOWN, ACK) is one header for one header. So a spoofer draws
+//     at most as many bytes to a victim as it sends (Stats: Withheld;
+//     hostile_test.go measures it for every attack).
+//   - No retransmission storm. A RESEND acts only with the cookie, resends
+//     only segments already sent, each at most once per ResendInterval, and
+//     at most maxRetransmitFactor (8) times the response in all. RESENDs
+//     and probes do not keep an RPC alive: only progress does (new request
+//     bytes, a grant that moves the response), so MessageTimeout bounds
+//     the life of every RPC. The timers of both ends back off exponentially
+//     (1, 2, 4, … 64 resend intervals) while a peer stays silent.
+//   - No blind requests. DATA is accepted only below the server's grant
+//     (the unscheduled bytes, then the grants it sent); bytes past the
+//     unscheduled part need the cookie, which only a GRANT delivers.
+//   - Memory only for data that arrived. A request's buffer grows (by
+//     powers of two) as its bytes arrive, charged to MaxInflightBytes and to
+//     its client host's MaxPeerBytes (an IP address, whatever its ports),
+//     with a fixed charge per RPC; a claim holds at most its unscheduled
+//     bytes until its sender proves its address. Maps shrink after a flood.
+//   - Fair grants. The scheduler is O(log n) per message (a heap per peer
+//     and a heap of peers), grants one message per client host at a time
+//     (Homa's max_rpcs_per_peer), and takes the slot from a message whose
+//     sender leaves its grant unused for a resend interval.
+//   - Overload sheds at the door. While the oldest complete request has
+//     waited ShedDelay for a thread, the first packets of new requests are
+//     dropped (DropShed); kernel drops (socket buffers full) are counted from
+//     SO_RXQ_OVFL (Stats.KernelDrops, homalb_rx_kernel_drops_total).
+//
+// What is not bounded: an attacker on the path, or one who reads the
+// client's address, is the client; it can hold an RPC for MessageTimeout
+// and draw its response again at one copy per resend interval within the
+// retransmission budget. A host's own ports share its budgets, so an
+// attacker on the same host as a legitimate client shares that client's
+// share. CPU spent parsing and dropping garbage is bounded only by the
+// packet rate the sockets deliver; the socket buffers and kernel drops
+// absorb the rest. The client trusts its one server (its socket is
+// connected, so the kernel filters other sources).
 //
 // # Telemetry
 //

@@ -80,9 +80,11 @@ func TestDrops(t *testing.T) {
 	write(rawPacket(t, wire.Header{Type: wire.TypeBusy, Sender: c.Sender(), MsgID: 7}, nil))
 	write(rawPacket(t, wire.Header{Type: wire.TypeData, Flags: wire.FlagResponse, Sender: c.Sender(), MsgID: 1<<40 + 3, MsgLen: 10}, make([]byte, 10)))
 	want[DropUnsupported] += 2
-	// Over budget: a 160 KB message with 150 KB of budget: every packet.
+	// Ungranted: a 160 KB message sent blind. The server takes its
+	// unscheduled bytes (42 whole packets, below 60,000) and drops every
+	// packet past them: they need the cookie of a GRANT.
 	blast(t, c.conn, c.Sender(), 1<<40+4, make([]byte, 160_000))
-	want[DropMemory] += (160_000 + MaxPayload - 1) / MaxPayload
+	want[DropUngranted] += (160_000+MaxPayload-1)/MaxPayload - DefaultUnschedBytes/MaxPayload
 	// Duplicate: the first segment of a two-packet message twice.
 	h := wire.Header{Type: wire.TypeData, Sender: c.Sender(), MsgID: 1<<40 + 2, MsgLen: 2000}
 	first := rawPacket(t, h, make([]byte, 1000))
@@ -117,6 +119,36 @@ func TestDrops(t *testing.T) {
 		t.Errorf("%d bytes in flight after Close", st.InflightBytes)
 	}
 	checkNoLeaks(t, before)
+}
+
+// TestMemoryAsDataArrives: a request takes memory as its bytes arrive, not
+// as its first packet claims; the bytes held stay within the budget, and
+// past it packets are dropped (DropMemory), not buffered.
+func TestMemoryAsDataArrives(t *testing.T) {
+	const budget = 100_000
+	s := listen(t, Config{MaxInflightBytes: budget, MessageTimeout: time.Minute})
+	c := dial(t, s)
+	// 20 messages claim 1 MB each and send one byte: 20 MB claimed, a few
+	// KB held.
+	for i := range 20 {
+		h := wire.Header{Type: wire.TypeData, Sender: c.Sender(), MsgID: 1<<40 + uint64(i), MsgLen: 1_000_000}
+		if _, err := c.conn.Write(rawPacket(t, h, []byte{1})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "20 RPCs held", func() bool { return s.Stats().Transport.RPCs == 20 })
+	if got := s.Stats().InflightBytes; got > 20*(rpcOverhead+256) {
+		t.Errorf("%d bytes held for 20 one-byte segments, want at most %d", got, 20*(rpcOverhead+256))
+	}
+	// Unscheduled bytes fill the budget: the bytes held never pass it, and
+	// the excess is dropped.
+	for i := range 4 {
+		blast(t, c.conn, c.Sender(), 1<<41+uint64(i), make([]byte, 59_000))
+	}
+	eventually(t, "memory drops", func() bool { return s.Stats().Drops[DropMemory] > 0 })
+	if got := s.Stats().InflightBytes; got > budget {
+		t.Errorf("%d bytes held, over the budget of %d", got, budget)
+	}
 }
 
 // TestMessageTimeout: a message whose last packet never comes is freed

@@ -5,14 +5,11 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net"
 	"net/netip"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/homalb/homalb/balance"
 )
 
 // Faults are faults injected into an endpoint's send path, for tests and
@@ -78,52 +75,11 @@ type FaultStats struct {
 	Overflow uint64
 }
 
-// xmitter is an endpoint's send path: one socket (connected for a client,
-// unconnected for a server socket) and, when faults are configured, a
-// fault line in front of it. Safe for concurrent use.
-type xmitter struct {
-	conn      *net.UDPConn
-	connected bool
-	faults    *faultLine // nil: none
-	packets   atomic.Uint64
-	errors    atomic.Uint64
-}
-
-// write sends one packet to to (ignored on a connected socket). key
-// identifies the packet for fault decisions. The packet is not retained.
-func (x *xmitter) write(b []byte, to netip.AddrPort, key uint64) error {
-	x.packets.Add(1)
-	if x.faults != nil {
-		return x.faults.write(b, to, key)
-	}
-	return x.raw(b, to)
-}
-
-func (x *xmitter) raw(b []byte, to netip.AddrPort) error {
-	var err error
-	if x.connected {
-		_, err = x.conn.Write(b)
-	} else {
-		_, err = x.conn.WriteToUDPAddrPort(b, to)
-	}
-	if err != nil {
-		x.errors.Add(1)
-	}
-	return err
-}
-
-// close stops the fault line's goroutine; held packets are lost.
-func (x *xmitter) close() {
-	if x.faults != nil {
-		x.faults.close()
-	}
-}
-
 // faultKey identifies a packet for fault decisions: the message id and the
 // number of packets sent for it before (so a retransmission has a fresh
 // fate).
 func faultKey(id uint64, xmits uint32) uint64 {
-	return balance.Mix64(id ^ uint64(xmits)<<44 ^ uint64(xmits)>>20)
+	return mix64(id ^ uint64(xmits)<<44 ^ uint64(xmits)>>20)
 }
 
 // faultLine applies Faults to the packets of an xmitter: drops and
@@ -212,7 +168,7 @@ func newFaultLine(x *xmitter, f Faults, role string) *faultLine {
 
 // uniform returns the i-th 53-bit uniform of a packet's decisions.
 func (l *faultLine) uniform(key uint64, i uint64) uint64 {
-	return balance.Mix64(l.f.Seed^key^i*0x9e3779b97f4a7c15) >> 11
+	return mix64(l.f.Seed^key^i*0x9e3779b97f4a7c15) >> 11
 }
 
 func (l *faultLine) write(b []byte, to netip.AddrPort, key uint64) error {

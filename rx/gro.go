@@ -136,14 +136,8 @@ func (g *groThread) burst(n int, now int64) {
 		p := pkt{buf: buf, hdr: h, payload: payload, from: m.from}
 		if s.bal.GROPacket(g.core, kindOf(&h), now) {
 			// Bypass: SoftIRQ runs here, a batch of one.
-			t0 := s.clock()
-			s.tab.SoftIRQStart(g.core, t0)
-			s.softirqPacket(g.core, &p, g.sock, t0, &g.tx)
-			now = s.clock()
-			s.tab.SoftIRQEnd(g.core, now)
-			softirq += now - t0
-			g.cnt.inlinePackets.Add(1)
-			g.cnt.softirqPackets.Add(1)
+			t0, t1 := s.softirq(g.core, softirqInline, nil, &p, g.sock, &g.tx)
+			now, softirq = t1, softirq+t1-t0
 			continue
 		}
 		if g.open == nil {
@@ -184,15 +178,9 @@ func (g *groThread) flush(now, softirq int64) (int64, int64) {
 	core := s.bal.SoftIRQCore(g.core, flowHash(s.l.opts.HashSeed, b.pkts[0].from), b.n, now)
 	g.cnt.groBatches.Add(1)
 	if core == g.core {
-		t0 := s.clock()
-		s.tab.SoftIRQStart(core, t0)
-		s.softirqBatch(core, b, t0, &g.tx)
-		now = s.clock()
-		s.tab.SoftIRQEnd(core, now)
-		g.cnt.localBatches.Add(1)
-		g.cnt.softirqPackets.Add(uint64(b.n))
+		t0, t1 := s.softirq(core, softirqLocal, b, nil, g.sock, &g.tx)
 		putBatch(b)
-		return now, softirq + now - t0
+		return t1, softirq + t1 - t0
 	}
 	b.handoffNs = s.clock()
 	select {

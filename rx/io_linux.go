@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -72,16 +73,27 @@ func setSocketBuffers(c *net.UDPConn, bytes int) (int, error) {
 // batchReader reads up to len(slots) datagrams per system call with
 // recvmmsg(2), through the runtime's poller (so Close interrupts it). Its
 // arrays are allocated once; a read allocates nothing.
+//
+// It also reads the socket's drop counter: with SO_RXQ_OVFL set, the kernel
+// attaches to each datagram the number of datagrams the socket dropped so
+// far (its receive buffer was full), when that is not zero.
 type batchReader struct {
 	rc    syscall.RawConn
 	hdrs  []unix.Mmsghdr
 	iovs  []unix.Iovec
 	names []unix.RawSockaddrInet6
+	oob   [][oobLen]byte
 	want  int
 	got   int
 	errno syscall.Errno
 	fn    func(fd uintptr) bool // r.recv, bound once
+	drops atomic.Uint32         // the latest drop count the kernel reported
+	ovfl  bool                  // SO_RXQ_OVFL is set
 }
+
+// oobLen holds one control message of a 32-bit value (CmsgSpace(4) is 24
+// bytes on 64-bit Linux, 16 on 32-bit).
+const oobLen = 32
 
 func newBatchReader(c *net.UDPConn, max int) (*batchReader, error) {
 	rc, err := c.SyscallConn()
@@ -93,9 +105,34 @@ func newBatchReader(c *net.UDPConn, max int) (*batchReader, error) {
 		hdrs:  make([]unix.Mmsghdr, max),
 		iovs:  make([]unix.Iovec, max),
 		names: make([]unix.RawSockaddrInet6, max),
+		oob:   make([][oobLen]byte, max),
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1)
+	}); err == nil && serr == nil {
+		r.ovfl = true
 	}
 	r.fn = r.recv
 	return r, nil
+}
+
+// kernelDrops reports the datagrams the kernel dropped at this socket
+// because its buffer was full, and whether the platform reports them.
+func (r *batchReader) kernelDrops() (uint64, bool) { return uint64(r.drops.Load()), r.ovfl }
+
+// readDrops takes the drop count from the control message of datagram i,
+// if it has one. The kernel's counter is cumulative (and wraps at 2³²).
+func (r *batchReader) readDrops(i int) {
+	n := int(r.hdrs[i].Hdr.Controllen)
+	if n < unix.CmsgLen(4) {
+		return
+	}
+	b := r.oob[i][:]
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	if h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && int(h.Len) >= unix.CmsgLen(4) {
+		r.drops.Store(*(*uint32)(unsafe.Pointer(&b[unix.CmsgLen(0)])))
+	}
 }
 
 func (r *batchReader) recv(fd uintptr) bool {
@@ -127,6 +164,10 @@ func (r *batchReader) read(slots []*pktBuf, meta []rxMeta) (int, error) {
 		h.SetIovlen(1)
 		h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
 		h.Namelen = unix.SizeofSockaddrInet6
+		if r.ovfl {
+			h.Control = &r.oob[i][0]
+			h.SetControllen(oobLen)
+		}
 		h.Flags = 0
 		r.hdrs[i].Len = 0
 	}
@@ -142,6 +183,9 @@ func (r *batchReader) read(slots []*pktBuf, meta []rxMeta) (int, error) {
 		m.n = int(r.hdrs[i].Len)
 		m.trunc = r.hdrs[i].Hdr.Flags&unix.MSG_TRUNC != 0
 		m.from = sockaddrToAddrPort(&r.names[i])
+	}
+	if r.ovfl && r.got > 0 {
+		r.readDrops(r.got - 1)
 	}
 	return r.got, nil
 }
@@ -193,4 +237,93 @@ func attachReuseport(c *net.UDPConn, prog []bpf.RawInstruction) error {
 		return fmt.Errorf("SO_ATTACH_REUSEPORT_CBPF: %w", serr)
 	}
 	return nil
+}
+
+// batchWriter sends a batch of datagrams with sendmmsg(2), through the
+// runtime's poller. Its arrays are allocated once; a send allocates
+// nothing.
+type batchWriter struct {
+	hdrs  [txBatchSize]unix.Mmsghdr
+	iovs  [txBatchSize]unix.Iovec
+	names [txBatchSize]unix.RawSockaddrInet6
+	want  int
+	done  int
+	errno syscall.Errno
+	fn    func(fd uintptr) bool // w.sendmmsg, bound once
+}
+
+// send sends the first n datagrams of q out of x. A datagram the kernel
+// refuses is skipped (and its error returned once the rest went), as a
+// failed sendto would be.
+func (w *batchWriter) send(x *xmitter, q *txBatch, n int) error {
+	for i := range n {
+		w.iovs[i].Base = &q.data[i][0]
+		w.iovs[i].SetLen(q.size[i])
+		h := &w.hdrs[i].Hdr
+		h.Iov = &w.iovs[i]
+		h.SetIovlen(1)
+		h.Name, h.Namelen = nil, 0
+		if !x.connected {
+			h.Name = (*byte)(unsafe.Pointer(&w.names[i]))
+			h.Namelen = putSockaddr(&w.names[i], q.to[i])
+		}
+		h.Control = nil
+		h.SetControllen(0)
+		w.hdrs[i].Len = 0
+	}
+	if w.fn == nil {
+		w.fn = w.sendmmsg
+	}
+	w.want, w.done = n, 0
+	var first error
+	for w.done < w.want {
+		if err := x.rc.Write(w.fn); err != nil {
+			return err
+		}
+		if w.errno != 0 {
+			if first == nil {
+				first = w.errno
+			}
+			w.errno = 0
+			w.done++ // skip the datagram refused
+		}
+	}
+	return first
+}
+
+func (w *batchWriter) sendmmsg(fd uintptr) bool {
+	for {
+		n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&w.hdrs[w.done])),
+			uintptr(w.want-w.done), unix.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false // wait until the socket may be written
+		case 0:
+			w.done += int(n)
+		default:
+			w.errno = e
+		}
+		return true
+	}
+}
+
+// putSockaddr writes ap as a raw socket address (IPv4 when it is one) and
+// returns its length.
+func putSockaddr(sa *unix.RawSockaddrInet6, ap netip.AddrPort) uint32 {
+	port := ap.Port()
+	if a := ap.Addr(); a.Is4() {
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		sa4.Family = unix.AF_INET
+		p := (*[2]byte)(unsafe.Pointer(&sa4.Port))
+		p[0], p[1] = byte(port>>8), byte(port)
+		sa4.Addr = a.As4()
+		sa4.Zero = [8]uint8{}
+		return unix.SizeofSockaddrInet4
+	}
+	*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: ap.Addr().As16()}
+	p := (*[2]byte)(unsafe.Pointer(&sa.Port))
+	p[0], p[1] = byte(port>>8), byte(port)
+	return unix.SizeofSockaddrInet6
 }

@@ -44,6 +44,9 @@ func (r *batchReader) read(slots []*pktBuf, meta []rxMeta) (int, error) {
 	return 1, nil
 }
 
+// kernelDrops: this platform's reader does not learn the socket's drops.
+func (r *batchReader) kernelDrops() (uint64, bool) { return 0, false }
+
 func isTransient(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED)
 }
@@ -51,4 +54,18 @@ func isTransient(err error) bool {
 // attachReuseport: there is no SO_REUSEPORT group to program here.
 func attachReuseport(*net.UDPConn, []bpf.RawInstruction) error {
 	return errors.New("socket-selection programs need Linux")
+}
+
+// batchWriter sends a batch one datagram at a time on systems without
+// sendmmsg.
+type batchWriter struct{}
+
+func (w *batchWriter) send(x *xmitter, q *txBatch, n int) error {
+	var first error
+	for i := range n {
+		if err := x.raw(q.data[i][:q.size[i]], q.to[i]); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }

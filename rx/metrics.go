@@ -22,6 +22,10 @@ var (
 		[]string{"handoff", "core"}, nil)
 	descDrops = prometheus.NewDesc("homalb_rx_drops_total",
 		"Packets (or messages: ready_full, timeout, response_timeout) dropped, by reason.", []string{"reason"}, nil)
+	descKernelDrops = prometheus.NewDesc("homalb_rx_kernel_drops_total",
+		"Datagrams the kernel dropped before the pipeline read them (socket buffers full), as SO_RXQ_OVFL reports them; absent where the platform does not.", nil, nil)
+	descWithheld = prometheus.NewDesc("homalb_rx_replies_withheld_total",
+		"RESENDs and BUSYs not sent because the RPC's client had neither proven its address nor paid for them in bytes.", nil, nil)
 	descRPCs = prometheus.NewDesc("homalb_rx_rpcs_in_flight",
 		"RPCs held: from a request's first packet until the client acknowledges the response.", nil, nil)
 	descInflight = prometheus.NewDesc("homalb_rx_inflight_bytes",
@@ -58,7 +62,7 @@ type collector struct{ s *Server }
 func (s *Server) Collector() prometheus.Collector { return collector{s} }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descInfo, descBusy, descPackets, descHandoff, descDrops, descRPCs,
+	for _, d := range []*prometheus.Desc{descInfo, descBusy, descPackets, descHandoff, descDrops, descKernelDrops, descWithheld, descRPCs,
 		descInflight, descGrantWait, descMessages, descMsgBytes, descReplies, descTransport} {
 		ch <- d
 	}
@@ -94,7 +98,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for r, n := range st.Drops {
 		counter(descDrops, float64(n), DropReason(r).String())
 	}
+	if st.KernelDropsKnown {
+		counter(descKernelDrops, float64(st.KernelDrops))
+	}
 	t := &st.Transport
+	counter(descWithheld, float64(t.Withheld))
 	gauge(descRPCs, float64(t.RPCs))
 	gauge(descInflight, float64(st.InflightBytes))
 	gauge(descGrantWait, float64(t.GrantWaiting))

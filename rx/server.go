@@ -43,6 +43,8 @@ type Server struct {
 
 	msgs     msgTable
 	grants   grantSched
+	peers    peerTable
+	cookies  cookieJar
 	tx       []*xmitter // by socket
 	tc       transportCounters
 	rpcs     atomic.Int64
@@ -137,6 +139,8 @@ func newServer(cfg Config) (*Server, error) {
 		s.cpuCore[l.cpus[l.AppCores[i]]] = l.AppCores[i]
 	}
 	s.msgs.init(l.transport.completedCap)
+	s.peers.init(l.MaxPeerBytes)
+	s.cookies = newCookieJar()
 	s.grants.init(l.transport.overcommit, l.transport.unsched, l.transport.maxIncoming)
 	s.app.init(l.ReadyDepth, l.Threads)
 
@@ -156,7 +160,11 @@ func newServer(cfg Config) (*Server, error) {
 		if got, err := setSocketBuffers(c, l.SocketBuffer); err != nil || got < l.SocketBuffer && i == 0 {
 			l.Logf("rx: socket buffer of %s: asked %d bytes, got %d (%v)", addr, l.SocketBuffer, got, err)
 		}
-		x := &xmitter{conn: c}
+		x, err := newXmitter(c, false)
+		if err != nil {
+			s.closeConns()
+			return nil, fmt.Errorf("rx: socket %d of %s: %w", i+1, addr, err)
+		}
 		f := l.transport.faults
 		f.Seed ^= uint64(i) * 0x9e3779b97f4a7c15
 		x.faults = newFaultLine(x, f, "server-faults")
@@ -313,6 +321,14 @@ func (s *Server) clock() int64 { return int64(time.Since(s.epoch)) }
 
 func (s *Server) drop(r DropReason) { s.drops[r].Add(1) }
 
+// shedding reports whether the server is full at now: the oldest complete
+// request has waited ShedDelay for a thread, so a new one would wait
+// longer still.
+func (s *Server) shedding(now int64) bool {
+	h := s.app.headNs.Load()
+	return h != 0 && now-h >= int64(s.l.ShedDelay)
+}
+
 // Addr returns the address the sockets are bound to.
 func (s *Server) Addr() netip.AddrPort { return s.addr }
 
@@ -363,6 +379,11 @@ func (s *Server) Stats() Stats {
 	for r := range st.Drops {
 		st.Drops[r] = s.drops[r].Load()
 	}
+	for _, g := range s.gros {
+		n, ok := g.rd.kernelDrops()
+		st.KernelDrops += n
+		st.KernelDropsKnown = st.KernelDropsKnown || ok
+	}
 	if n := s.multi.Load(); n > 0 {
 		st.SoftIRQCoresPerMsg = float64(s.multiCPU.Load()) / float64(n)
 	}
@@ -396,7 +417,8 @@ func (s *Server) transportStats() TransportStats {
 	ts := TransportStats{
 		RPCs: s.rpcs.Load(), Remembered: int64(s.msgs.remembered()), GrantWaiting: int64(s.grants.waiting()),
 		DataSent: t.dataOut.Load(), Retransmitted: t.retransOut.Load(), RetransmitsReceived: t.retransIn.Load(),
-		GrantsSent: t.grantsOut.Load(), GrantsReceived: t.grantsIn.Load(),
+		GrantsSent: t.grantsOut.Load(), GrantsReceived: t.grantsIn.Load(), Withheld: t.withheld.Load(),
+		Peers:       int64(s.peers.len()),
 		ResendsSent: t.ctlOut[wire.TypeResend].Load(), ResendsReceived: t.resendsIn.Load(),
 		BusySent: t.ctlOut[wire.TypeBusy].Load(), UnknownSent: t.ctlOut[wire.TypeUnknown].Load(),
 		AcksSent: t.ctlOut[wire.TypeAck].Load(), AcksReceived: t.acksIn.Load(),

@@ -50,13 +50,25 @@ const (
 	// DropResponseTimeout: a response freed after MessageTimeout without
 	// news from its client (its ACK was lost, or the client is gone).
 	DropResponseTimeout
+	// DropUngranted: request bytes past the server's grant, or past the
+	// unscheduled bytes without the RPC's cookie (sent blind).
+	DropUngranted
+	// DropUnverified: a GRANT, RESEND or ACK that would act on an RPC
+	// without carrying its cookie.
+	DropUnverified
+	// DropPeerMemory: a new request from a client host whose share of
+	// memory (Config.MaxPeerBytes) is spent.
+	DropPeerMemory
+	// DropShed: the first packet of a new request refused at the door
+	// because the server is full (admission control, Config.ShedDelay).
+	DropShed
 	// NumDropReasons is the number of reasons.
 	NumDropReasons
 )
 
 var dropNames = [NumDropReasons]string{"oversized", "truncated", "malformed", "too_long", "memory",
 	"inconsistent", "duplicate", "gaps", "queue_full", "unsupported", "ready_full", "timeout",
-	"stale", "response_timeout"}
+	"stale", "response_timeout", "ungranted", "unverified", "peer_memory", "shed"}
 
 func (r DropReason) String() string {
 	if r < NumDropReasons {
@@ -94,6 +106,7 @@ type transportCounters struct {
 	acksIn     atomic.Uint64
 	ctlOut     [8]atomic.Uint64 // control packets sent by wire.Type (GRANTs counted in grantsOut)
 	stateless  atomic.Uint32    // answers about RPCs the server does not hold, for fault decisions
+	withheld   atomic.Uint64    // RESENDs and BUSYs not sent: the RPC's unverified client had not paid for them
 }
 
 // TransportStats counts the transport protocol's work at a server.
@@ -114,6 +127,13 @@ type TransportStats struct {
 	// BusySent, UnknownSent and AcksSent answer probes; AcksReceived end
 	// RPCs.
 	BusySent, UnknownSent, AcksSent, AcksReceived uint64
+	// Withheld counts the RESENDs and BUSYs the server did not send because
+	// the RPC's client had not proven its address and had not sent as many
+	// bytes as the reply would cost (see the threat model in the package
+	// doc).
+	Withheld uint64
+	// Peers is the client hosts with RPCs in progress.
+	Peers int64
 	// Faults are the faults injected into the server's send path.
 	Faults FaultStats
 }
@@ -216,6 +236,12 @@ type Stats struct {
 	Cores       []CoreStats
 	// Drops counts drops by reason.
 	Drops [NumDropReasons]uint64
+	// KernelDrops counts the datagrams the kernel dropped before the
+	// pipeline could read them (the socket buffers were full), over all
+	// sockets, as SO_RXQ_OVFL reports them; KernelDropsKnown is false where
+	// the platform does not report them.
+	KernelDrops      uint64
+	KernelDropsKnown bool
 	// Messages and MessageBytes count messages handed to the application.
 	Messages, MessageBytes uint64
 	// Replies counts responses sent; ReplyErrors the sends that failed.
@@ -296,6 +322,9 @@ func (s *Stats) WriteText(w io.Writer) error {
 		t.RPCs, t.GrantWaiting, t.GrantsSent, t.ResendsSent, t.ResendsReceived, t.Retransmitted, t.RetransmitsReceived, t.AcksReceived)
 	lat("gro→softirq", s.GROToSoftIRQ)
 	lat("softirq→app", s.SoftIRQToApp)
+	if s.KernelDropsKnown {
+		fmt.Fprintf(w, "kernel drops (socket buffers full): %d\n", s.KernelDrops)
+	}
 	var drops []string
 	for r, n := range s.Drops {
 		if n > 0 {

@@ -2,9 +2,7 @@ package rx
 
 import (
 	"net/netip"
-	"sync"
 
-	"github.com/homalb/homalb/balance"
 	"github.com/homalb/homalb/wire"
 )
 
@@ -18,15 +16,20 @@ import (
 //     packet says in GrantOffset how far the sender may go); the rest only
 //     as the receiver grants it.
 //   - The receiver keeps, for at most MaxOvercommit messages at once (the
-//     ones with the fewest bytes left, then the oldest), up to UnschedBytes
+//     ones with the fewest bytes left, then the oldest; one per peer), up to UnschedBytes
 //     granted beyond what it received, and at most MaxIncoming bytes granted
 //     but not received over all of them. It decides once per message per
 //     SoftIRQ batch and sends a GRANT when the grant moved by a grant
 //     increment or reached the end of the message.
 //   - A receiver that heard nothing of an incomplete message for
 //     ResendInterval asks for each missing range below its grant (RESEND);
-//     the sender sends those bytes again, flagged FlagRetransmit. A RESEND
-//     also grants up to its end, so a lost GRANT is recovered the same way.
+//     the sender sends those bytes again, flagged FlagRetransmit, each
+//     segment at most once per resend interval. A RESEND also grants up to
+//     its end, so a lost GRANT is recovered the same way.
+//   - Every packet a server sends about an RPC carries its cookie, and the
+//     client echoes it; the server acts on a client's GRANT or RESEND, and
+//     accepts request bytes past the unscheduled part, only with the
+//     cookie (see the threat model in doc.go and srvrpc.go).
 //   - A client that heard nothing of a call for ResendInterval probes the
 //     server (RESEND without FlagResponse, an empty range). The server
 //     answers with what it knows: UNKNOWN (never heard of it or forgot an
@@ -50,7 +53,20 @@ type outMsg struct {
 	data    []byte
 	granted uint32 // bytes the receiver lets the sender send
 	next    uint32 // first byte never sent
+	// reNs is, per segment, when it was last retransmitted (ns; allocated
+	// at the first retransmission): a range is sent again at most once per
+	// resend interval, however many RESENDs ask for it.
+	reNs []int64
+	// resent counts the bytes retransmitted, bounded by
+	// maxRetransmitFactor times the message.
+	resent uint64
 }
+
+// maxRetransmitFactor bounds the bytes a sender retransmits for one
+// message, as a multiple of its length: ample for any loss rate a
+// transfer survives, and a ceiling on what a receiver that keeps asking
+// can draw out.
+const maxRetransmitFactor = 8
 
 // length of the message.
 func (o *outMsg) length() uint32 { return uint32(len(o.data)) }
@@ -66,17 +82,29 @@ func (o *outMsg) grant(off uint32) bool {
 	return true
 }
 
-// pktSender writes packets of one endpoint from one thread: the socket's
-// xmitter and a scratch buffer. Not safe for concurrent use.
+// pktSender writes the packets of one endpoint from one thread: the
+// socket's xmitter, a scratch buffer, and the ledger that counts the bytes
+// sent (nil: not counted). Not safe for concurrent use.
 type pktSender struct {
-	x   *xmitter
-	buf *[MaxDatagram]byte
+	x      *xmitter
+	buf    *[MaxDatagram]byte
+	ledger *uint64
+	q      *txBatch // DATA segments go out through it, one sendmmsg per batch (nil: one at a time)
+}
+
+// write sends the k bytes encoded in ps.buf.
+func (ps pktSender) write(k int, to netip.AddrPort, key uint64) error {
+	if ps.ledger != nil {
+		*ps.ledger += uint64(k)
+	}
+	return ps.x.write(ps.buf[:k], to, key)
 }
 
 // data sends the DATA segments of o that start in [from, to) (segments are
 // cut every MaxPayload bytes, the same way every time), under header
-// template h (Type, Flags, Sender and MsgID set). xmits counts the packets
-// sent for the message, for fault decisions. It returns the packets sent.
+// template h (Type, Flags, Sender, MsgID and Cookie set). xmits counts the
+// packets sent for the message, for fault decisions. It returns the
+// packets sent.
 func (ps pktSender) data(to netip.AddrPort, h wire.Header, o *outMsg, from, end uint32, xmits *uint32) (int, error) {
 	n := 0
 	from -= from % MaxPayload
@@ -85,19 +113,40 @@ func (ps pktSender) data(to netip.AddrPort, h wire.Header, o *outMsg, from, end 
 	h.MsgLen = o.length()
 	h.GrantOffset = o.granted
 	for off := from; off < end; off += MaxPayload {
-		segEnd := min(off+MaxPayload, o.length())
-		h.Offset = off
-		k, err := wire.Encode(ps.buf[:], h, o.data[off:segEnd])
-		if err != nil {
-			return n, err
-		}
-		*xmits++
-		if err := ps.x.write(ps.buf[:k], to, faultKey(h.MsgID, *xmits)); err != nil {
+		if err := ps.segment(to, h, o, off, xmits); err != nil {
+			ps.flush()
 			return n, err
 		}
 		n++
 	}
-	return n, nil
+	return n, ps.flush()
+}
+
+// flush sends the segments queued in the batch.
+func (ps pktSender) flush() error {
+	if ps.q == nil {
+		return nil
+	}
+	return ps.q.flush()
+}
+
+// segment sends o's segment at off (a multiple of MaxPayload).
+func (ps pktSender) segment(to netip.AddrPort, h wire.Header, o *outMsg, off uint32, xmits *uint32) error {
+	h.Offset = off
+	seg := o.data[off:min(off+MaxPayload, o.length())]
+	*xmits++
+	if ps.q != nil && ps.x.faults == nil { // faults decide packet by packet
+		k, err := ps.q.queue(ps.x, to, h, seg)
+		if ps.ledger != nil {
+			*ps.ledger += uint64(k)
+		}
+		return err
+	}
+	k, err := wire.Encode(ps.buf[:], h, seg)
+	if err != nil {
+		return err
+	}
+	return ps.write(k, to, faultKey(h.MsgID, *xmits))
 }
 
 // sendGranted sends o's bytes from next up to its grant and advances next.
@@ -112,313 +161,75 @@ func (ps pktSender) sendGranted(to netip.AddrPort, h wire.Header, o *outMsg, xmi
 	return n, err
 }
 
-// resend answers a RESEND of [from, end): it sends again, flagged
-// FlagRetransmit, what it had sent of that range, then takes the RESEND as
-// a grant up to end and sends what that allows. It returns the packets
-// retransmitted and sent anew.
-func (ps pktSender) resend(to netip.AddrPort, h wire.Header, o *outMsg, from, end uint32, xmits *uint32) (re, fresh int, err error) {
-	if from < o.next {
-		rh := h
-		rh.Flags |= wire.FlagRetransmit
-		re, err = ps.data(to, rh, o, from, min(end, o.next), xmits)
-		if err != nil {
-			return re, 0, err
+// retransmit answers a RESEND of [from, end) at now: it sends again,
+// flagged FlagRetransmit, the segments of that range that were sent
+// already and were not sent again within the last interval ns, and no
+// more than the message's retransmission budget allows. It returns the
+// packets sent. It never sends what was not sent before: a RESEND is not
+// a grant here (see resend).
+func (ps pktSender) retransmit(to netip.AddrPort, h wire.Header, o *outMsg, from, end uint32, now, interval int64, xmits *uint32) (int, error) {
+	end = min(end, o.next)
+	if from >= end {
+		return 0, nil
+	}
+	if o.reNs == nil {
+		o.reNs = make([]int64, (o.length()+MaxPayload-1)/MaxPayload)
+		for i := range o.reNs {
+			o.reNs[i] = -interval
 		}
+	}
+	h.Type = wire.TypeData
+	h.Flags |= wire.FlagRetransmit
+	h.MsgLen = o.length()
+	h.GrantOffset = o.granted
+	budget := uint64(o.length()) * maxRetransmitFactor
+	n := 0
+	for off := from - from%MaxPayload; off < end; off += MaxPayload {
+		seg := off / MaxPayload
+		if now-o.reNs[seg] < interval {
+			continue
+		}
+		size := uint64(min(off+MaxPayload, o.length()) - off)
+		if o.resent+size > budget {
+			break
+		}
+		if err := ps.segment(to, h, o, off, xmits); err != nil {
+			ps.flush()
+			return n, err
+		}
+		o.reNs[seg] = now
+		o.resent += size
+		n++
+	}
+	return n, ps.flush()
+}
+
+// resend answers a RESEND of [from, end) from a receiver whose address is
+// proven: retransmit what was sent of the range, then take the RESEND as a
+// grant up to end and send what that allows. It returns the packets
+// retransmitted and sent anew.
+func (ps pktSender) resend(to netip.AddrPort, h wire.Header, o *outMsg, from, end uint32, now, interval int64, xmits *uint32) (re, fresh int, err error) {
+	re, err = ps.retransmit(to, h, o, from, end, now, interval, xmits)
+	if err != nil {
+		return re, 0, err
 	}
 	o.grant(end)
 	fresh, err = ps.sendGranted(to, h, o, xmits)
 	return re, fresh, err
 }
 
-// ctl sends a control packet: typ with the given fields. key identifies
-// the packet for fault decisions.
-func (ps pktSender) ctl(to netip.AddrPort, typ wire.Type, flags wire.Flags, sender, id uint64, msgLen, off, grantOff uint32, key uint64) error {
-	h := wire.Header{Type: typ, Flags: flags, Sender: sender, MsgID: id, MsgLen: msgLen, Offset: off, GrantOffset: grantOff}
+// ctl sends a control packet h (no payload); xmits counts the packets sent
+// for its message, and with the packet's type makes its fault key.
+func (ps pktSender) ctl(to netip.AddrPort, h wire.Header, xmits *uint32) error {
+	*xmits++
+	return ps.ctlKey(to, h, faultKey(h.MsgID, *xmits)^uint64(h.Type)<<56)
+}
+
+// ctlKey sends a control packet h under an explicit fault key.
+func (ps pktSender) ctlKey(to netip.AddrPort, h wire.Header, key uint64) error {
 	k, err := wire.Encode(ps.buf[:], h, nil)
 	if err != nil {
 		return err
 	}
-	return ps.x.write(ps.buf[:k], to, key)
+	return ps.write(k, to, key)
 }
-
-// grantee is a message as the grant scheduler sees it. The scheduler's
-// fields are guarded by its lock; the rest is set once.
-type grantee struct {
-	pos     int    // 1 + index in grantSched.list; 0 when not listed
-	seq     uint64 // arrival order, breaks ties
-	length  uint32
-	have    uint32 // bytes received
-	granted uint32 // the receiver's grant (at least what the sender was given unscheduled)
-
-	// Where its GRANTs go.
-	to     netip.AddrPort
-	sock   int
-	sender uint64
-	id     uint64
-	flags  wire.Flags
-}
-
-// grantOut is a GRANT to send, decided under the scheduler's lock and sent
-// after it is released.
-type grantOut struct {
-	to     netip.AddrPort
-	sock   int
-	sender uint64
-	id     uint64
-	length uint32
-	offset uint32
-	flags  wire.Flags
-}
-
-// MaxOvercommitLimit bounds Config.MaxOvercommit.
-const MaxOvercommitLimit = 64
-
-// grantList collects the GRANTs of one decision (at most one per active
-// message).
-type grantList struct {
-	n int
-	g [MaxOvercommitLimit]grantOut
-}
-
-// grantSched is a receiver's grant scheduler: the incomplete messages that
-// need grants, ordered by bytes remaining (then age), of which the first
-// overcommit are granted. Any SoftIRQ thread may call it; its lock is
-// taken under a message table's lock, never the other way round.
-type grantSched struct {
-	mu          sync.Mutex
-	list        []*grantee
-	seq         uint64
-	overcommit  int
-	window      uint32 // bytes kept granted beyond what arrived (rtt_bytes)
-	increment   uint32 // smallest grant worth a packet, unless it ends the message
-	maxIncoming int64
-	sent        uint64 // GRANTs decided (under mu)
-}
-
-func (s *grantSched) init(overcommit, window, maxIncoming int) {
-	s.overcommit = overcommit
-	s.window = uint32(window)
-	s.increment = uint32(max(MaxPayload, window/8))
-	s.maxIncoming = int64(maxIncoming)
-	s.list = make([]*grantee, 0, 256)
-}
-
-func remaining(g *grantee) uint32 { return g.length - g.have }
-
-func (s *grantSched) less(a, b *grantee) bool {
-	if ra, rb := remaining(a), remaining(b); ra != rb {
-		return ra < rb
-	}
-	return a.seq < b.seq
-}
-
-// update records that g has now received have bytes and that its sender
-// holds a grant of at least senderGrant; a message that needs grants joins
-// the schedule. The GRANTs to send are appended to out.
-func (s *grantSched) update(g *grantee, have, senderGrant uint32, out *grantList) {
-	s.mu.Lock()
-	g.have = have
-	g.granted = max(g.granted, senderGrant)
-	if g.pos == 0 {
-		if g.granted >= g.length || g.have >= g.length {
-			s.mu.Unlock()
-			return
-		}
-		s.seq++
-		g.seq = s.seq
-		s.list = append(s.list, g)
-		g.pos = len(s.list)
-	}
-	for i := g.pos - 1; i > 0 && s.less(s.list[i], s.list[i-1]); i-- {
-		s.list[i], s.list[i-1] = s.list[i-1], s.list[i]
-		s.list[i].pos, s.list[i-1].pos = i+1, i
-	}
-	s.decide(out)
-	s.mu.Unlock()
-}
-
-// remove takes g out of the schedule (its message completed or was
-// freed); the GRANTs this frees for others are appended to out.
-func (s *grantSched) remove(g *grantee, out *grantList) {
-	s.mu.Lock()
-	if g.pos == 0 {
-		s.mu.Unlock()
-		return
-	}
-	i := g.pos - 1
-	copy(s.list[i:], s.list[i+1:])
-	s.list[len(s.list)-1] = nil
-	s.list = s.list[:len(s.list)-1]
-	for j := i; j < len(s.list); j++ {
-		s.list[j].pos = j + 1
-	}
-	g.pos = 0
-	s.decide(out)
-	s.mu.Unlock()
-}
-
-// decide grants the first overcommit messages up to window bytes beyond
-// what they received, within maxIncoming in total.
-func (s *grantSched) decide(out *grantList) {
-	k := min(s.overcommit, len(s.list))
-	var outstanding int64
-	for _, g := range s.list[:k] {
-		if g.granted > g.have {
-			outstanding += int64(g.granted - g.have)
-		}
-	}
-	budget := s.maxIncoming - outstanding
-	for _, g := range s.list[:k] {
-		if budget <= 0 {
-			return
-		}
-		target := min(uint64(g.have)+uint64(s.window), uint64(g.length))
-		if target <= uint64(g.granted) {
-			continue
-		}
-		inc := min(int64(target)-int64(g.granted), budget)
-		t := g.granted + uint32(inc)
-		if uint32(inc) < s.increment && t < g.length {
-			continue
-		}
-		g.granted = t
-		budget -= inc
-		s.sent++
-		if out.n < len(out.g) {
-			out.g[out.n] = grantOut{to: g.to, sock: g.sock, sender: g.sender, id: g.id, length: g.length, offset: t, flags: g.flags}
-			out.n++
-		}
-	}
-}
-
-// active reports the number of messages waiting for grants.
-func (s *grantSched) waiting() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.list)
-}
-
-// missing lists the ranges of a message below end that have not arrived:
-// the assembly's gaps, then [recvEnd, end). It fills out and returns how
-// many it found.
-func (a *assembly) missing(end uint32, out []span) int {
-	n := 0
-	for i := 0; i < a.ngaps && n < len(out); i++ {
-		if a.gaps[i].start >= end {
-			return n
-		}
-		out[n] = span{a.gaps[i].start, min(a.gaps[i].end, end)}
-		n++
-	}
-	if a.recvEnd < end && n < len(out) {
-		out[n] = span{a.recvEnd, min(end, a.length)}
-		n++
-	}
-	return n
-}
-
-// maxResendRanges bounds the RESENDs sent for one message at a time: its
-// gaps and its tail.
-const maxResendRanges = maxGaps + 1
-
-// keySet is a bounded set of message keys: the RPCs that ended recently,
-// so that their late duplicates are recognised. When full, the oldest key
-// is forgotten. Open addressing with linear probing over a table twice the
-// capacity, and a ring of keys in insertion order; it does not allocate
-// after init. Guarded by its shard's lock.
-type keySet struct {
-	slots []keySlot
-	ring  []msgKey
-	head  int
-	n     int
-	mask  uint64
-}
-
-type keySlot struct {
-	key  msgKey
-	used bool
-}
-
-func (s *keySet) init(capacity int) {
-	capacity = max(capacity, 1)
-	size := 1
-	for size < 2*capacity {
-		size <<= 1
-	}
-	s.slots = make([]keySlot, size)
-	s.ring = make([]msgKey, capacity)
-	s.mask = uint64(size - 1)
-}
-
-func hashKey(k *msgKey) uint64 {
-	a := k.from.Addr().As16()
-	h := uint64(a[8])<<56 | uint64(a[9])<<48 | uint64(a[10])<<40 | uint64(a[11])<<32 |
-		uint64(a[12])<<24 | uint64(a[13])<<16 | uint64(a[14])<<8 | uint64(a[15])
-	return balance.Mix64(h ^ uint64(k.from.Port())<<32 ^ balance.Mix64(k.sender^balance.Mix64(k.id)))
-}
-
-func (s *keySet) find(k *msgKey) (int, bool) {
-	i := hashKey(k) & s.mask
-	for {
-		sl := &s.slots[i]
-		if !sl.used {
-			return int(i), false
-		}
-		if sl.key == *k {
-			return int(i), true
-		}
-		i = (i + 1) & s.mask
-	}
-}
-
-// has reports whether k is in the set.
-func (s *keySet) has(k *msgKey) bool {
-	_, ok := s.find(k)
-	return ok
-}
-
-// add puts k in the set, forgetting the oldest key when full.
-func (s *keySet) add(k msgKey) {
-	if _, ok := s.find(&k); ok {
-		return
-	}
-	if s.n == len(s.ring) {
-		s.del(&s.ring[s.head])
-		s.head = (s.head + 1) % len(s.ring)
-		s.n--
-	}
-	i, _ := s.find(&k)
-	s.slots[i] = keySlot{key: k, used: true}
-	s.ring[(s.head+s.n)%len(s.ring)] = k
-	s.n++
-}
-
-// del removes k from the table (not from the ring) by backward shifting.
-func (s *keySet) del(k *msgKey) {
-	i, ok := s.find(k)
-	if !ok {
-		return
-	}
-	j := uint64(i)
-	for {
-		s.slots[j] = keySlot{}
-		next := j
-		for {
-			next = (next + 1) & s.mask
-			sl := &s.slots[next]
-			if !sl.used {
-				return
-			}
-			home := hashKey(&sl.key) & s.mask
-			// Move sl back to j unless its home lies cyclically in (j, next].
-			if (next > j && (home <= j || home > next)) || (next < j && home <= j && home > next) {
-				s.slots[j] = *sl
-				j = next
-				break
-			}
-		}
-	}
-}
-
-// len reports the keys held.
-func (s *keySet) len() int { return s.n }

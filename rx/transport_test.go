@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 	"testing/quick"
 	"time"
@@ -81,9 +82,9 @@ func TestGrantSchedSRPT(t *testing.T) {
 	s := newTestSched(1 << 20)
 	var out grantList
 	msgs := []*grantee{
-		{id: 1, length: 100_000},
-		{id: 2, length: 50_000},
-		{id: 3, length: 30_000},
+		{id: 1, length: 100_000, peer: peerKey{sub: 1}},
+		{id: 2, length: 50_000, peer: peerKey{sub: 2}},
+		{id: 3, length: 30_000, peer: peerKey{sub: 3}},
 	}
 	// 3 and 2 arrive with 5,000 unscheduled bytes each, then 1.
 	s.update(msgs[2], 5_000, 5_000, &out)
@@ -126,8 +127,8 @@ func TestGrantSchedSRPT(t *testing.T) {
 func TestGrantSchedMaxIncoming(t *testing.T) {
 	s := newTestSched(12_000)
 	var out grantList
-	a := &grantee{id: 1, length: 40_000}
-	b := &grantee{id: 2, length: 60_000}
+	a := &grantee{id: 1, length: 40_000, peer: peerKey{sub: 1}}
+	b := &grantee{id: 2, length: 60_000, peer: peerKey{sub: 2}}
 	s.update(a, 1_000, 1_000, &out) // outstanding 0: a may take 10,000
 	s.update(b, 1_000, 1_000, &out) // 2,000 left of the budget for b
 	if off, _ := grantOf(&out, 1); off != 11_000 {
@@ -191,7 +192,11 @@ func readHeaders(t *testing.T, rd *net.UDPConn, n int) []wire.Header {
 // grant.
 func TestSenderSegments(t *testing.T) {
 	wr, rd := udpPair(t)
-	ps := pktSender{x: &xmitter{conn: wr, connected: true}, buf: new([MaxDatagram]byte)}
+	x, err := newXmitter(wr, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := pktSender{x: x, buf: new([MaxDatagram]byte), q: new(txBatch)}
 	o := outMsg{data: make([]byte, 10*MaxPayload+7), granted: 2*MaxPayload + 1}
 	var xmits uint32
 	h := wire.Header{Sender: 5, MsgID: 9}
@@ -209,9 +214,15 @@ func TestSenderSegments(t *testing.T) {
 	}
 	// RESEND of [MaxPayload+10, 5*MaxPayload): segment 1 and 2 again, then
 	// 3 and 4 as newly granted.
-	re, fresh, err := ps.resend(netip.AddrPort{}, h, &o, MaxPayload+10, 5*MaxPayload, &xmits)
+	const interval = int64(10e6)
+	re, fresh, err := ps.resend(netip.AddrPort{}, h, &o, MaxPayload+10, 5*MaxPayload, 0, interval, &xmits)
 	if err != nil || re != 2 || fresh != 2 {
 		t.Fatalf("resend: %d again, %d new, %v; want 2 and 2", re, fresh, err)
+	}
+	// The same RESEND within the interval retransmits nothing; one
+	// interval later it does again.
+	if re, err := ps.retransmit(netip.AddrPort{}, h, &o, MaxPayload, 3*MaxPayload, interval-1, interval, &xmits); err != nil || re != 0 {
+		t.Fatalf("RESEND repeated within the resend interval: %d packets again, %v; want 0", re, err)
 	}
 	hs = readHeaders(t, rd, 4)
 	for i, want := range []struct {
@@ -221,6 +232,17 @@ func TestSenderSegments(t *testing.T) {
 		if hs[i].Offset != uint32(want.off*MaxPayload) || (hs[i].Flags&wire.FlagRetransmit != 0) != want.retry {
 			t.Errorf("packet %d: offset %d flags %v, want segment %d retransmit=%v", i, hs[i].Offset, hs[i].Flags, want.off, want.retry)
 		}
+	}
+	if re, err := ps.retransmit(netip.AddrPort{}, h, &o, MaxPayload, 2*MaxPayload, interval, interval, &xmits); err != nil || re != 1 {
+		t.Fatalf("RESEND one interval later: %d packets again, %v; want 1", re, err)
+	}
+	if hs := readHeaders(t, rd, 1); hs[0].Offset != MaxPayload || hs[0].Flags&wire.FlagRetransmit == 0 {
+		t.Errorf("retransmission %+v, want segment 1 flagged", hs[0])
+	}
+	// A RESEND past what was sent retransmits nothing (it is not a grant
+	// for retransmit).
+	if re, _ := ps.retransmit(netip.AddrPort{}, h, &o, 6*MaxPayload, 8*MaxPayload, 2*interval, interval, &xmits); re != 0 {
+		t.Errorf("retransmitted %d segments never sent", re)
 	}
 	// The last segment is short.
 	o.grant(o.length())
@@ -285,7 +307,10 @@ func TestFaultDecisions(t *testing.T) {
 // release times, and Close loses the rest without leaking the goroutine.
 func TestFaultLineDelays(t *testing.T) {
 	wr, rd := udpPair(t)
-	x := &xmitter{conn: wr, connected: true}
+	x, err := newXmitter(wr, true)
+	if err != nil {
+		t.Fatal(err)
+	}
 	x.faults = newFaultLine(x, Faults{Delay: 2 * time.Millisecond, Seed: 1}, "test-faults")
 	for i := range 5 {
 		b := make([]byte, wire.HeaderLen)
@@ -305,4 +330,163 @@ func TestFaultLineDelays(t *testing.T) {
 	}
 	x.close()
 	x.close()
+}
+
+// naiveSched is the reference of grantSched: every scheduled message in
+// one list, sorted in full at each decision, one per peer.
+type naiveSched struct {
+	overcommit  int
+	window      uint32
+	increment   uint32
+	maxIncoming int64
+	seq         uint64
+	msgs        map[uint64]*naiveMsg
+}
+
+type naiveMsg struct {
+	peer                  uint64
+	length, have, granted uint32
+	seq                   uint64
+	listed                bool
+}
+
+func (n *naiveSched) decide() map[uint64]uint32 {
+	best := map[uint64]uint64{} // peer → id of its best message
+	better := func(a, b uint64) bool {
+		ma, mb := n.msgs[a], n.msgs[b]
+		if ra, rb := ma.length-ma.have, mb.length-mb.have; ra != rb {
+			return ra < rb
+		}
+		return ma.seq < mb.seq
+	}
+	for id, m := range n.msgs {
+		if m.listed {
+			if b, ok := best[m.peer]; !ok || better(id, b) {
+				best[m.peer] = id
+			}
+		}
+	}
+	var ids []uint64
+	for _, id := range best {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b uint64) int {
+		if better(a, b) {
+			return -1
+		}
+		return 1
+	})
+	ids = ids[:min(len(ids), n.overcommit)]
+	var outstanding int64
+	for _, id := range ids {
+		if m := n.msgs[id]; m.granted > m.have {
+			outstanding += int64(m.granted - m.have)
+		}
+	}
+	budget := n.maxIncoming - outstanding
+	out := map[uint64]uint32{}
+	for _, id := range ids {
+		if budget <= 0 {
+			break
+		}
+		m := n.msgs[id]
+		target := min(uint64(m.have)+uint64(n.window), uint64(m.length))
+		if target <= uint64(m.granted) {
+			continue
+		}
+		inc := min(int64(target)-int64(m.granted), budget)
+		t := m.granted + uint32(inc)
+		if uint32(inc) < n.increment && t < m.length {
+			continue
+		}
+		m.granted = t
+		budget -= inc
+		out[id] = t
+	}
+	return out
+}
+
+// TestGrantSchedQuick checks the heap scheduler against naiveSched over
+// random updates and removals of messages from a few peers: the same
+// GRANTs, in count and offset, after every step.
+func TestGrantSchedQuick(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for round := range 50 {
+		s := newTestSched(100_000 + rng.IntN(400_000))
+		n := &naiveSched{overcommit: 2, window: 10_000, increment: MaxPayload, maxIncoming: s.maxIncoming, msgs: map[uint64]*naiveMsg{}}
+		gs := map[uint64]*grantee{}
+		for step := range 300 {
+			id := uint64(rng.IntN(40))
+			g := gs[id]
+			if g == nil {
+				peer := uint64(rng.IntN(5))
+				length := uint32(20_000 + rng.IntN(200_000))
+				g = &grantee{id: id, length: length, peer: peerKey{sub: peer}}
+				gs[id] = g
+				n.msgs[id] = &naiveMsg{peer: peer, length: length}
+			}
+			m := n.msgs[id]
+			var out grantList
+			if rng.IntN(5) == 0 {
+				s.remove(g, &out)
+				if m.listed {
+					m.listed = false
+					n.decideInto(t, round, step, &out)
+				} else if out.n != 0 {
+					t.Fatalf("round %d step %d: removing an unscheduled message granted", round, step)
+				}
+				delete(gs, id)
+				delete(n.msgs, id)
+				continue
+			}
+			have := min(m.length, m.have+uint32(rng.IntN(20_000)))
+			s.update(g, have, 0, &out)
+			m.have = have
+			if !m.listed {
+				if m.granted >= m.length || m.have >= m.length {
+					if out.n != 0 {
+						t.Fatalf("round %d step %d: a message that needs nothing was scheduled", round, step)
+					}
+					continue
+				}
+				n.seq++
+				m.seq, m.listed = n.seq, true
+			}
+			n.decideInto(t, round, step, &out)
+		}
+	}
+}
+
+// decideInto compares the GRANTs of the scheduler (out) with the naive
+// decision.
+func (n *naiveSched) decideInto(t *testing.T, round, step int, out *grantList) {
+	t.Helper()
+	want := n.decide()
+	if out.n != len(want) {
+		t.Fatalf("round %d step %d: %d GRANTs, want %d (%v)", round, step, out.n, len(want), want)
+	}
+	for _, g := range out.g[:out.n] {
+		if want[g.id] != g.offset {
+			t.Fatalf("round %d step %d: message %d granted %d, want %d", round, step, g.id, g.offset, want[g.id])
+		}
+	}
+}
+
+// TestGrantSchedPerPeer: one peer with many short messages gets one grant
+// slot, and the others go to other peers (issue 15, attack 4).
+func TestGrantSchedPerPeer(t *testing.T) {
+	s := newTestSched(1 << 20)
+	var out grantList
+	for i := range 10 { // peer 1: ten messages with little left
+		s.update(&grantee{id: uint64(i), length: 20_000, peer: peerKey{sub: 1}}, 15_000, 0, &out)
+	}
+	out.n = 0
+	legit := &grantee{id: 100, length: 200_000, peer: peerKey{sub: 2}}
+	s.update(legit, 1_000, 0, &out)
+	if off, ok := grantOf(&out, 100); !ok || off != 11_000 {
+		t.Errorf("the other peer's message granted %d (%v), want 11,000: peer 1 took every slot", off, ok)
+	}
+	if s.waiting() != 11 {
+		t.Errorf("%d waiting, want 11", s.waiting())
+	}
 }

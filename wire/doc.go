@@ -16,10 +16,13 @@
 //	 24    4 message len  total bytes of the message
 //	 28    4 offset       first byte of the message this packet carries
 //	 32    4 grant offset bytes of the message the receiver lets the sender send
-//	 36   12 reserved     must be zero in version 1
+//	 36    8 cookie       the server's proof-of-address value, echoed by the client
+//	 44    4 reserved     must be zero in version 1
 //
 // The header leaves room for the transport protocol: GrantOffset,
-// Priority, Flags and twelve reserved bytes.
+// Priority, Flags and four reserved bytes. The cookie took eight of the
+// twelve bytes once reserved; a packet of an older writer carries a zero
+// cookie, which means "none".
 //
 // # Packets of package rx's transport
 //
@@ -40,6 +43,10 @@
 //	ACK      the RPC ended: from a client, it has the response (or gave
 //	         up); from a server, the application took a request without
 //	         responding.
+//
+// Every packet a server sends about an RPC carries the RPC's Cookie; a
+// client copies the latest cookie it received for a call into the packets
+// it sends for that call.
 //
 // # Contract
 //

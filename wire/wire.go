@@ -35,7 +35,8 @@ const (
 	offMsgLen      = 24
 	offOffset      = 28
 	offGrantOffset = 32
-	offReserved    = 36
+	offCookie      = 36
+	offReserved    = 44
 )
 
 // Type is the type of a packet.
@@ -104,6 +105,12 @@ type Header struct {
 	// the end of the range to send again; in DATA, how far the sender was
 	// granted when it sent the packet.
 	GrantOffset uint32
+	// Cookie is the receiver's proof of address: a server stamps every
+	// packet it sends about an RPC with a value only it can compute, and
+	// a client echoes the latest one it received for the RPC. A packet
+	// that carries the right cookie comes from a sender that can read the
+	// server's packets at its address (see package rx). Zero: none.
+	Cookie uint64
 }
 
 // Whole reports whether h is a DATA packet that carries its whole message.
@@ -194,6 +201,7 @@ func Decode(b []byte) (Header, []byte, error) {
 		MsgLen:      binary.BigEndian.Uint32(b[offMsgLen:]),
 		Offset:      binary.BigEndian.Uint32(b[offOffset:]),
 		GrantOffset: binary.BigEndian.Uint32(b[offGrantOffset:]),
+		Cookie:      binary.BigEndian.Uint64(b[offCookie:]),
 	}
 	switch have := len(b) - HeaderLen; {
 	case int(h.PayloadLen) > have:
@@ -229,6 +237,7 @@ func (h *Header) Put(dst []byte) error {
 	binary.BigEndian.PutUint32(dst[offMsgLen:], h.MsgLen)
 	binary.BigEndian.PutUint32(dst[offOffset:], h.Offset)
 	binary.BigEndian.PutUint32(dst[offGrantOffset:], h.GrantOffset)
+	binary.BigEndian.PutUint64(dst[offCookie:], h.Cookie)
 	clear(dst[offReserved:HeaderLen])
 	return nil
 }

@@ -9,7 +9,7 @@ import (
 
 func sample() Header {
 	return Header{Type: TypeData, Flags: FlagResponse, Priority: 3, Sender: 0x0102030405060708,
-		MsgID: 42, MsgLen: 5000, Offset: 1424, GrantOffset: 5000}
+		MsgID: 42, MsgLen: 5000, Offset: 1424, GrantOffset: 5000, Cookie: 0xC00C1E}
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -49,6 +49,14 @@ func TestLayout(t *testing.T) {
 		0, 0, 0, 3, 0, 0, 0, 2,
 		0, 0, 0, 3, 0, 0, 0, 0,
 		0, 0, 0, 0, 0, 0, 0, 0, 9}
+	if !bytes.Equal(buf, want) {
+		t.Errorf("encoded\n%x\nwant\n%x", buf, want)
+	}
+	h.Cookie = 0x1122334455667788
+	if _, err := Encode(buf, h, []byte{9}); err != nil {
+		t.Fatal(err)
+	}
+	copy(want[36:44], []byte{0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88})
 	if !bytes.Equal(buf, want) {
 		t.Errorf("encoded\n%x\nwant\n%x", buf, want)
 	}

@@ -1,0 +1,262 @@
+package rx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/homalb/homalb/wire"
+)
+
+// The client's side of the protocol as the server's packets drive it (the
+// reader goroutine: responses, grants, resends, BUSY, UNKNOWN, ACK) and its
+// timer (deadlines, probes and RESENDs, backing off while the server is
+// silent). client.go holds the calls themselves.
+
+// runReader takes the server's packets until Close.
+func (c *Client) runReader() {
+	defer c.wg.Done()
+	slots := make([]*pktBuf, DefaultReadBurst)
+	for i := range slots {
+		slots[i] = new(pktBuf)
+	}
+	meta := make([]rxMeta, DefaultReadBurst)
+	tx := new(txScratch)
+	for {
+		n, err := c.rd.read(slots, meta)
+		if err != nil {
+			select {
+			case <-c.done:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if !isTransient(err) {
+				time.Sleep(time.Millisecond) // do not spin on a broken socket
+			}
+			continue
+		}
+		now := c.clock()
+		c.ctr.pktsIn.Add(uint64(n))
+		for i := range n {
+			if meta[i].trunc || meta[i].n > MaxDatagram {
+				c.drop(DropOversized)
+				continue
+			}
+			c.packet(slots[i].b[:meta[i].n], now, tx)
+		}
+	}
+}
+
+// packet processes one packet from the server.
+func (c *Client) packet(b []byte, now int64, tx *txScratch) {
+	h, payload, err := wire.Decode(b)
+	if err != nil {
+		c.drop(decodeDrop(err))
+		return
+	}
+	if h.Sender != c.sender {
+		c.drop(DropUnsupported)
+		return
+	}
+	sh := c.shard(h.MsgID)
+	sh.mu.Lock()
+	cl := sh.m[h.MsgID]
+	if cl == nil {
+		sh.mu.Unlock()
+		c.drop(DropStale)
+		if h.Type != wire.TypeAck && h.Type != wire.TypeUnknown && h.MsgID != 0 && h.MsgID <= c.nextID.Load() {
+			// A call that ended here: tell the server to forget it.
+			ack := wire.Header{Type: wire.TypeAck, Sender: c.sender, MsgID: h.MsgID, Cookie: h.Cookie}
+			if c.sender0(tx).ctlKey(c.peer, ack, faultKey(h.MsgID, c.staleAcks.Add(1))^uint64(wire.TypeAck)<<56) == nil {
+				c.ctr.acks.Add(1)
+			}
+		}
+		return
+	}
+	ps := c.sender0(tx)
+	if h.Cookie != 0 {
+		cl.cookie = h.Cookie
+	}
+	cl.heard(now)
+	reqHdr := wire.Header{Sender: c.sender, MsgID: cl.id, Cookie: cl.cookie}
+	switch h.Type {
+	case wire.TypeData:
+		c.dataLocked(sh, cl, &h, payload, now, tx)
+	case wire.TypeGrant:
+		c.ctr.grantsIn.Add(1)
+		cl.heardNs = now
+		if h.MsgLen != cl.req.length() {
+			c.drop(DropInconsistent)
+		} else if cl.req.grant(h.GrantOffset) {
+			n, _ := ps.sendGranted(c.peer, reqHdr, &cl.req, &cl.xmits)
+			c.ctr.dataOut.Add(uint64(n))
+		}
+	case wire.TypeResend:
+		c.ctr.resendsIn.Add(1)
+		cl.heardNs = now
+		if h.MsgLen != cl.req.length() {
+			c.drop(DropInconsistent)
+			break
+		}
+		re, fresh, _ := ps.resend(c.peer, reqHdr, &cl.req, h.Offset, h.GrantOffset, now, int64(c.tp.resend), &cl.xmits)
+		c.ctr.retrans.Add(uint64(re))
+		c.ctr.dataOut.Add(uint64(re + fresh))
+	case wire.TypeBusy:
+		if h.Flags&wire.FlagResponse != 0 && cl.resp == nil && !cl.oneWay && h.MsgLen > 0 && int(h.MsgLen) <= c.maxMsg {
+			// The server holds a response it will send once this client
+			// proves its address: a GRANT with the cookie does.
+			g := cl.ctlHeader(c, wire.TypeGrant, wire.FlagResponse, h.MsgLen)
+			g.GrantOffset = min(h.MsgLen, uint32(c.tp.unsched))
+			if ps.ctl(c.peer, g, &cl.xmits) == nil {
+				c.ctr.grantsOut.Add(1)
+			}
+		}
+	case wire.TypeUnknown:
+		// The server has no trace of the request: send it again from the
+		// start (it never reached the application).
+		cl.heardNs = now
+		c.ctr.restarts.Add(1)
+		cl.restarts++
+		if cl.resp != nil {
+			if cl.scheduled {
+				c.grants.remove(&cl.g, &tx.grants)
+			}
+			n := int64(cl.asm.length)
+			c.respBytes.Add(-n)
+			c.inflight.Add(-n)
+			putMsgBuf(cl.resp)
+			cl.resp, cl.scheduled, cl.sgrant = nil, false, 0
+		}
+		cl.req.next, cl.req.granted = 0, uint32(min(len(cl.req.data), c.tp.unsched))
+		rh := reqHdr
+		rh.Flags = wire.FlagRetransmit
+		n, _ := ps.sendGranted(c.peer, rh, &cl.req, &cl.xmits)
+		c.ctr.retrans.Add(uint64(n))
+		c.ctr.dataOut.Add(uint64(n))
+	case wire.TypeAck:
+		if cl.oneWay {
+			c.finishLocked(sh, cl, nil, nil, false, tx)
+		} else {
+			c.finishLocked(sh, cl, nil, c.callError(cl, ErrNoResponse), false, tx)
+		}
+	}
+	sh.mu.Unlock()
+	c.flushGrants(tx)
+}
+
+// dataLocked adds a packet of cl's response.
+func (c *Client) dataLocked(sh *callShard, cl *clientCall, h *wire.Header, payload []byte, now int64, tx *txScratch) {
+	if h.Flags&wire.FlagResponse == 0 {
+		c.drop(DropUnsupported)
+		return
+	}
+	cl.heardNs = now
+	if cl.oneWay { // the server answered a one-way message: it took it
+		c.finishLocked(sh, cl, nil, nil, true, tx)
+		return
+	}
+	if cl.resp == nil {
+		if int(h.MsgLen) > c.maxMsg {
+			c.finishLocked(sh, cl, nil, c.callError(cl, fmt.Errorf("response of %d bytes, at most %d accepted: %w", h.MsgLen, c.maxMsg, ErrTooLong)), true, tx)
+			return
+		}
+		n := int64(h.MsgLen)
+		if c.respBytes.Add(n) > c.maxResp {
+			c.respBytes.Add(-n)
+			c.drop(DropMemory)
+			return
+		}
+		c.inflight.Add(n)
+		cl.resp = getMsgBuf(int(h.MsgLen))
+		cl.asm.reset(h.MsgLen)
+		sgrant := max(h.GrantOffset, h.Offset+uint32(len(payload)))
+		cl.scheduled = sgrant < h.MsgLen
+		cl.g = grantee{peer: peerKey{sub: cl.id}, length: h.MsgLen, granted: sgrant, to: c.peer, sender: c.sender,
+			id: cl.id, flags: wire.FlagResponse, cookie: cl.cookie}
+	} else if cl.asm.length != h.MsgLen {
+		c.drop(DropInconsistent)
+		return
+	}
+	switch cl.asm.add(h.Offset, uint32(len(payload))) {
+	case addDup:
+		c.drop(DropDuplicate)
+		return
+	case addGaps:
+		c.drop(DropGaps)
+		return
+	}
+	copy((*cl.resp)[h.Offset:], payload)
+	cl.sgrant = max(cl.sgrant, h.GrantOffset, h.Offset+uint32(len(payload)))
+	if cl.asm.complete() {
+		c.finishLocked(sh, cl, *cl.resp, nil, true, tx)
+		return
+	}
+	if cl.scheduled {
+		c.grants.update(&cl.g, cl.asm.have, cl.sgrant, &tx.grants)
+	}
+}
+
+// runTimer fails calls past their deadline and asks for what is missing,
+// every quarter of the resend interval.
+func (c *Client) runTimer() {
+	defer c.wg.Done()
+	t := time.NewTicker(max(c.tp.resend/4, 100*time.Microsecond))
+	defer t.Stop()
+	tx := new(txScratch)
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+			c.tick(c.clock(), tx)
+		}
+	}
+}
+
+// tick is the client's timer work at now.
+func (c *Client) tick(now int64, tx *txScratch) {
+	resend := int64(c.tp.resend)
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		for _, cl := range sh.m {
+			if now >= cl.deadline {
+				c.finishLocked(sh, cl, nil, c.callError(cl, fmt.Errorf("%w (%w)", ErrTimeout, context.DeadlineExceeded)), true, tx)
+				continue
+			}
+			if now-cl.heardNs < resend || now < cl.pokeNs {
+				continue
+			}
+			// Back off while the server stays silent: resend, 2×, 4×, …
+			// up to 2^maxBackoff resend intervals between two packets.
+			cl.pokes = min(cl.pokes+1, maxBackoff)
+			cl.pokeNs = now + resend<<cl.pokes
+			ps := c.sender0(tx)
+			if cl.resp == nil { // probe: what became of the request?
+				if ps.ctl(c.peer, cl.ctlHeader(c, wire.TypeResend, 0, cl.req.length()), &cl.xmits) == nil {
+					c.ctr.probes.Add(1)
+				}
+				continue
+			}
+			end := cl.sgrant
+			if cl.scheduled {
+				end = max(end, c.grants.granted(&cl.g))
+			}
+			n := cl.asm.missing(end, tx.ranges[:])
+			for _, sp := range tx.ranges[:n] {
+				h := cl.ctlHeader(c, wire.TypeResend, wire.FlagResponse, cl.asm.length)
+				h.Offset, h.GrantOffset = sp.start, sp.end
+				if ps.ctl(c.peer, h, &cl.xmits) == nil {
+					c.ctr.resendsOut.Add(1)
+				}
+			}
+		}
+		sh.mu.Unlock()
+		c.flushGrants(tx)
+	}
+}

@@ -354,7 +354,7 @@ func (s *Server) runApp(core int, h Handler) {
 	w := newWaiter(core)
 	cnt := &s.counters[core]
 	for {
-		m, err := s.wait(nil, w)
+		m, err := s.wait(context.Background(), w)
 		if err != nil {
 			return
 		}

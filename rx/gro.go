@@ -150,7 +150,7 @@ func (g *groThread) burst(n int, now int64) {
 			now, softirq = g.flush(now, softirq)
 		}
 	}
-	now, softirq = g.flush(now, softirq)
+	_, softirq = g.flush(now, softirq)
 	end := s.clock()
 	g.cnt.groNs.Add(end - start - softirq)
 	g.cnt.softirqNs.Add(softirq)

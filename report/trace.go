@@ -89,8 +89,6 @@ type anchor struct {
 	ts  int64 // ns
 }
 
-const tracePid = 1
-
 // tid is the thread id of a core's track (tid 0 is avoided: some viewers
 // treat it as the idle task).
 func tid(core int) int { return core + 1 }

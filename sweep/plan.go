@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -284,14 +283,4 @@ func (e *Experiment) Columns() []string {
 		cols = append(cols, ax.Key)
 	}
 	return append(cols, "seed")
-}
-
-// sortedKeys returns a map's keys in order (for deterministic output).
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

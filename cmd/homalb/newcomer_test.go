@@ -126,8 +126,7 @@ func TestConfigTakesDurations(t *testing.T) {
 func TestNoInternalWords(t *testing.T) {
 	bad := regexp.MustCompile(`issue-\d|\bCAL\b|CALIBRATION|\.\./shared`)
 	root := newRootCmd()
-	var check func(args []string)
-	check = func(args []string) {
+	check := func(args []string) {
 		_, out, _ := cli(t, append(args, "--help")...)
 		if m := bad.FindString(out); m != "" {
 			t.Errorf("homalb %s --help says %q", strings.Join(args, " "), m)

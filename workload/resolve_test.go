@@ -70,7 +70,7 @@ func TestResolveRejects(t *testing.T) {
 		{"fixed:1.5", "whole number of bytes"},
 		{"fixed:-3", "whole number of bytes"},
 		{"fixed:2e12", "whole number of bytes"},
-		{"uniform:5,3", "A = 5 above B = 3"},
+		{"uniform:5,3", "bounds A = 5 above B = 3"},
 		{"bimodal:1,2", "wants 3 parameter"},
 		{"bimodal:1,2,1.5", "probability"},
 		{"lognormal:1000,0", "SIGMA"},

@@ -91,7 +91,7 @@ func buildBimodal(p []float64, maxBytes int) (Dist, error) {
 	}
 	pa := p[2]
 	if pa < 0 || pa > 1 {
-		return nil, fmt.Errorf("probability P = %s: want one in [0, 1]", num(pa))
+		return nil, fmt.Errorf("probability P = %s: want it in [0, 1]", num(pa))
 	}
 	name := canonical("bimodal", p...)
 	desc := fmt.Sprintf("%d B with probability %s, else %d B", a, num(pa), b)
@@ -118,7 +118,7 @@ func buildUniform(p []float64, maxBytes int) (Dist, error) {
 		return nil, err
 	}
 	if a > b {
-		return nil, fmt.Errorf("bound A = %d above B = %d", a, b)
+		return nil, fmt.Errorf("bounds A = %d above B = %d", a, b)
 	}
 	return newSynth(canonical("uniform", p...), fmt.Sprintf("sizes uniform on the integers %d..%d B", a, b), uniform{a: a, b: b}, maxBytes), nil
 }

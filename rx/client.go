@@ -260,7 +260,9 @@ func (c *Client) drop(r DropReason) { c.ctr.drops[r].Add(1) }
 
 func (c *Client) shard(id uint64) *callShard { return &c.shards[id%clientShards] }
 
-func (c *Client) sender0(tx *txScratch) pktSender { return pktSender{x: c.x, buf: &tx.buf, q: &tx.batch} }
+func (c *Client) sender0(tx *txScratch) pktSender {
+	return pktSender{x: c.x, buf: &tx.buf, q: &tx.batch}
+}
 
 // Call sends req and waits for the response (a message flagged
 // FlagResponse with req's id) until ctx ends or, if ctx has no deadline,

@@ -98,11 +98,15 @@ func (t *peerTable) release(p *peerAcct) {
 // charge takes n bytes of p's budget; it reports false, taking nothing,
 // when that would pass the limit.
 func (t *peerTable) charge(p *peerAcct, n int64) bool {
-	if p.bytes.Add(n) > t.limit {
-		p.bytes.Add(-n)
-		return false
+	for {
+		cur := p.bytes.Load()
+		if cur+n > t.limit {
+			return false
+		}
+		if p.bytes.CompareAndSwap(cur, cur+n) {
+			return true
+		}
 	}
-	return true
 }
 
 // uncharge gives n bytes back to p's budget.

@@ -452,13 +452,18 @@ func (s *Server) forget(k msgKey) {
 // share the top bit: the statistic is then a lower bound).
 func coreBit(core int) uint64 { return 1 << min(core, 63) }
 
-// reserve takes n bytes of the in-flight budget.
+// reserve takes n bytes of the in-flight budget. The count never passes
+// the budget, even for an instant (a reader of Stats sees it within).
 func (s *Server) reserve(n int64) bool {
-	if s.inflight.Add(n) > s.l.MaxInflightBytes {
-		s.inflight.Add(-n)
-		return false
+	for {
+		cur := s.inflight.Load()
+		if cur+n > s.l.MaxInflightBytes {
+			return false
+		}
+		if s.inflight.CompareAndSwap(cur, cur+n) {
+			return true
+		}
 	}
-	return true
 }
 
 // tick is the server's timer work at now: it frees what timed out, asks

@@ -31,8 +31,9 @@ type serveFlags struct {
 	threads, cores, maxGRO    int
 	pollUs, busyUs, groBusyUs int
 	maxMsg, queue             int
-	maxInflight               int64
+	maxInflight, maxPeer      int64
 	timeout, duration         time.Duration
+	shedDelay                 time.Duration
 	noPin, noPrio             bool
 	noBypass, noSameCore      bool
 	unsched, overcommit       int
@@ -124,6 +125,8 @@ Logical cores are mapped onto this host's CPUs round-robin, so a 4- or
 	f.registerLayout(fl)
 	fl.IntVar(&f.maxMsg, "max-msg", rx.DefaultMaxMessageLen, "longest message accepted, bytes")
 	fl.Int64Var(&f.maxInflight, "max-inflight", rx.DefaultMaxInflightBytes, "bytes of messages held at once")
+	fl.Int64Var(&f.maxPeer, "max-peer-bytes", 0, "bytes of requests one client host may have in assembly (0: max-inflight/8, at least 2 MiB)")
+	fl.DurationVar(&f.shedDelay, "shed-delay", 0, "refuse new requests while the oldest complete one has waited this long for a thread (0: half the resend interval; negative: never)")
 	fl.IntVar(&f.queue, "queue", rx.DefaultQueueDepth, "GRO batches each SoftIRQ queue holds")
 	fl.DurationVar(&f.timeout, "msg-timeout", rx.DefaultMessageTimeout, "free a partly received request, or an unacknowledged response, after this long without a packet")
 	fl.DurationVar(&f.duration, "duration", 0, "stop after this long (0: at SIGINT or SIGTERM)")
@@ -140,6 +143,9 @@ func (f *serveFlags) config(logf func(string, ...any)) (rx.Config, error) {
 	}
 	if f.duration < 0 {
 		return rx.Config{}, errors.New("serve: --duration must not be negative")
+	}
+	if f.maxPeer < 0 {
+		return rx.Config{}, fmt.Errorf("serve: --max-peer-bytes %d: want a positive byte count, or 0 for the default", f.maxPeer)
 	}
 	if f.unsched <= 0 || f.overcommit <= 0 || f.resend <= 0 {
 		return rx.Config{}, errors.New("serve: --unsched-bytes, --max-overcommit and --resend-interval must be positive")
@@ -174,6 +180,7 @@ func (f *serveFlags) config(logf func(string, ...any)) (rx.Config, error) {
 		Addr: f.addr, Policy: f.policy, Options: &opts, Cores: f.cores,
 		GROCores: f.gro, SoftIRQCores: f.softirq, AppCores: f.app, Threads: f.threads,
 		MaxGRO: f.maxGRO, Poll: poll, MaxMessageLen: f.maxMsg, MaxInflightBytes: f.maxInflight,
+		MaxPeerBytes: f.maxPeer, ShedDelay: f.shedDelay,
 		QueueDepth: f.queue, MessageTimeout: f.timeout, NoPin: f.noPin, NoPriority: f.noPrio, Logf: logf,
 		UnschedBytes: f.unsched, MaxOvercommit: f.overcommit, ResendInterval: f.resend, Faults: faults,
 	}

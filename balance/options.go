@@ -78,17 +78,31 @@ func (o Options) Validate(n int) error {
 	case o.ScanCores < 1 || o.ScanCores > 64:
 		return fmt.Errorf("cores to scan %d out of range 1..64", o.ScanCores)
 	}
-	seen := map[int]bool{}
-	for _, c := range o.GROCores {
-		if c < 0 || c >= n || seen[c] {
-			return fmt.Errorf("GRO cores %v: core %d out of range 0..%d or listed twice", o.GROCores, c, n-1)
-		}
-		seen[c] = true
+	if err := CheckCores("GRO cores", o.GROCores, n); err != nil {
+		return err
 	}
 	if o.Gen3Groups != nil {
 		if _, err := compileGroups(o.Gen3Groups, n); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// CheckCores reports the first core of a list that a host of n cores does
+// not have, or that the list names twice; what names the list in the
+// message ("host.gro_cores", "GRO core"). It is the one check of core lists
+// for every driver and option.
+func CheckCores(what string, cores []int, n int) error {
+	seen := make(map[int]bool, len(cores))
+	for _, c := range cores {
+		if c < 0 || c >= n {
+			return fmt.Errorf("%s names core %d, but the host has cores 0..%d", what, c, n-1)
+		}
+		if seen[c] {
+			return fmt.Errorf("%s names core %d twice", what, c)
+		}
+		seen[c] = true
 	}
 	return nil
 }

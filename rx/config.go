@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/homalb/homalb/balance"
+	"github.com/homalb/homalb/homa"
 	"github.com/homalb/homalb/wire"
 )
 
@@ -28,17 +29,17 @@ const (
 	pktBufSize = 2048
 
 	// DefaultMaxGRO is max_gro_skbs: packets per GRO batch.
-	DefaultMaxGRO = 20
+	DefaultMaxGRO = homa.MaxGROSkbs
 	// MaxGROLimit bounds Config.MaxGRO (a batch is a fixed array).
 	MaxGROLimit = 64
 	// DefaultReadBurst is the datagrams read by one recvmmsg call, as a NAPI
 	// poll's budget of 64 packets.
-	DefaultReadBurst = 64
+	DefaultReadBurst = homa.NAPIBudget
 	// DefaultPoll is poll_usecs: how long an application thread polls for a
 	// message before it sleeps.
-	DefaultPoll = 50 * time.Microsecond
+	DefaultPoll = homa.Poll
 	// DefaultMaxMessageLen is Homa's longest message.
-	DefaultMaxMessageLen = 1_000_000
+	DefaultMaxMessageLen = homa.MaxMessageLength
 	// MaxMessageLenLimit bounds Config.MaxMessageLen.
 	MaxMessageLenLimit = 1 << 26
 	// DefaultMaxInflightBytes bounds the bytes of messages being assembled
@@ -61,12 +62,12 @@ const (
 	// DefaultUnschedBytes is unsched_bytes: the bytes of a message sent
 	// before any grant, and the bytes a receiver keeps granted beyond what
 	// arrived for each message it grants (Homa's rtt_bytes).
-	DefaultUnschedBytes = 60_000
+	DefaultUnschedBytes = homa.UnschedBytes
 	// DefaultMaxOvercommit is max_overcommit: messages granted at once.
-	DefaultMaxOvercommit = 8
+	DefaultMaxOvercommit = homa.MaxOvercommit
 	// DefaultMaxIncoming is max_incoming: bytes granted but not yet
 	// received, over all messages (Homa's value at 25 Gbps).
-	DefaultMaxIncoming = 480_000
+	DefaultMaxIncoming = homa.MaxIncoming
 	// DefaultResendInterval is how long a receiver waits without a packet
 	// of an incomplete message before it asks for the missing bytes.
 	DefaultResendInterval = 10 * time.Millisecond
@@ -302,23 +303,20 @@ func (c Config) layout() (*layout, error) {
 			l.AppCores = []int{0}
 		}
 	}
+	// Application threads may share a core; GRO and SoftIRQ cores may not
+	// be listed twice. balance.CheckCores is the one check of a core list.
+	appCores := slices.Compact(slices.Sorted(slices.Values(l.AppCores)))
 	maxCore := 0
 	for _, list := range []struct {
 		name  string
 		cores []int
-	}{{"GRO", l.GROCores}, {"SoftIRQ", l.SoftIRQCores}, {"app", l.AppCores}} {
+	}{{"GRO cores", l.GROCores}, {"SoftIRQ cores", l.SoftIRQCores}, {"app cores", appCores}} {
+		if err := balance.CheckCores(list.name, list.cores, balance.MaxCores); err != nil {
+			return nil, configErr("%v", err)
+		}
 		for _, x := range list.cores {
-			if x < 0 || x >= balance.MaxCores {
-				return nil, configErr("%s core %d out of range 0..%d", list.name, x, balance.MaxCores-1)
-			}
 			maxCore = max(maxCore, x)
 		}
-	}
-	if dup := firstDuplicate(l.GROCores); dup >= 0 {
-		return nil, configErr("GRO core %d listed twice", dup)
-	}
-	if dup := firstDuplicate(l.SoftIRQCores); dup >= 0 {
-		return nil, configErr("SoftIRQ core %d listed twice", dup)
 	}
 	if len(l.GROCores) > 1 && !multiSocket {
 		return nil, configErr("%d GRO cores: this system spreads a port over one socket only", len(l.GROCores))
@@ -464,17 +462,6 @@ func dealGroups(gro, softirq []int) ([]balance.Group, error) {
 		next += n
 	}
 	return groups, nil
-}
-
-func firstDuplicate(xs []int) int {
-	seen := make(map[int]bool, len(xs))
-	for _, x := range xs {
-		if seen[x] {
-			return x
-		}
-		seen[x] = true
-	}
-	return -1
 }
 
 // Deployment returns how the pipeline deploys its policy: its GRO cores and

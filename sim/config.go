@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/homalb/homalb/balance"
+	"github.com/homalb/homalb/homa"
 )
 
 // Config is everything a run needs; with the same Config (seed included) a
@@ -159,16 +160,19 @@ func ProfileConfig(profile string) (Config, error) {
 		Policy: "gen3", Workload: "w4", Load: 0.8, Seed: 1, Profile: profile, // gen3: Homa's current balancer, as serve
 
 		DurationNs: 500 * int64(time.Millisecond), WarmupNs: 10 * int64(time.Millisecond), DrainNs: 20 * int64(time.Millisecond),
-		Host: HostConfig{Cores: 20, LinkGbps: 25, MTUPayload: 1424, HeaderBytes: 76, SameCoreBacklog: true},
+		Host: HostConfig{Cores: 20, LinkGbps: 25, MTUPayload: homa.PayloadMTU1500, HeaderBytes: homa.HeaderBytes, SameCoreBacklog: true},
 		Cost: CostConfig{
 			InterruptNs: 850, GRONs: 300, HandoffNs: 2000, IPNs: 350, SoftIRQNs: 300, SoftIRQFirstNs: 400, GrantNs: 500,
 			MigrateNs: 400, WakePollNs: 200, WakeSleepNs: 2000, RecvNs: 430, CopyNsPerKB: 200, AppNs: 1000, SendNsPerKB: 200, XmitNs: 1000, C1ExitNs: 2000,
 		},
-		App: AppConfig{Threads: 21, Sched: "linux", PollUs: 50, MigrateFrac: 0.5, CopyPackets: 20, TimesliceUs: 3000},
-		Traffic: TrafficConfig{Senders: 39, Ports: 3, UnschedBytes: 60000, GrantWindow: 60000, MaxOvercommit: 8, RTTNs: 8000,
-			Responses: true, MaxMessage: 1_000_000, GrantPkts: 4},
-		Balance: BalanceConfig{BusyUs: 100, GROBusyUs: -1, MaxGRO: 20, NAPIBudget: 64, ShortBypass: true, FastGrants: true, SameCore: true,
-			ScanCores: 4, DeferUs: 2000, SliceUs: 6000, Restarts: 10, NetdevBudget: 300, DeferOnResched: true, GROBusyAtEntry: true, RPCLock: true},
+		App: AppConfig{Threads: 21, Sched: "linux", PollUs: float64(homa.Poll.Microseconds()), MigrateFrac: 0.5,
+			CopyPackets: homa.CopyPackets, TimesliceUs: 3000},
+		Traffic: TrafficConfig{Senders: 39, Ports: 3, UnschedBytes: homa.UnschedBytes, GrantWindow: homa.UnschedBytes,
+			MaxOvercommit: homa.MaxOvercommit, RTTNs: 8000, Responses: true, MaxMessage: homa.MaxMessageLength, GrantPkts: 4},
+		Balance: BalanceConfig{BusyUs: float64(balance.DefaultBusyNs) / 1000, GROBusyUs: -1, MaxGRO: homa.MaxGROSkbs,
+			NAPIBudget: homa.NAPIBudget, ShortBypass: true, FastGrants: true, SameCore: true, ScanCores: balance.DefaultScanCores,
+			DeferUs: float64(homa.MaxSoftirqTime.Microseconds()), SliceUs: 6000, Restarts: homa.MaxSoftirqRestarts,
+			NetdevBudget: homa.NetdevBudget, DeferOnResched: true, GROBusyAtEntry: true, RPCLock: true},
 	}
 	switch profile {
 	case "xl170":
@@ -179,7 +183,7 @@ func ProfileConfig(profile string) (Config, error) {
 		// stack and driver and 0.6 µs of thread wake-up per direction
 		// (perf#47).
 		c.Host.Cores, c.Host.LinkGbps = 48, 100
-		c.Host.MTUPayload = 9000 - 20 - 56
+		c.Host.MTUPayload = homa.PayloadMTU9000
 		c.Cost.GRONs = 850
 		c.Cost.InterruptNs += 200
 		c.Cost.IPNs += 150
@@ -244,10 +248,10 @@ func (c *Config) Validate() error {
 	case c.Traffic.GrantPkts <= 0:
 		return fmt.Errorf("traffic.grant_pkts %d must be positive (1: a GRANT per response packet)", c.Traffic.GrantPkts)
 	}
-	if err := checkCores("host.gro_cores", h.GROCores, h.Cores); err != nil {
+	if err := balance.CheckCores("host.gro_cores", h.GROCores, h.Cores); err != nil {
 		return err
 	}
-	if err := checkCores("app.cores", c.App.Cores, h.Cores); err != nil {
+	if err := balance.CheckCores("app.cores", c.App.Cores, h.Cores); err != nil {
 		return err
 	}
 	v := reflect.ValueOf(c.Cost)
@@ -266,20 +270,6 @@ func (c *Config) Validate() error {
 	}
 	_, err = balance.New(c.Policy, tab, o) // the policy's own checks (gen3's layout)
 	return err
-}
-
-func checkCores(key string, cores []int, n int) error {
-	seen := map[int]bool{}
-	for _, c := range cores {
-		if c < 0 || c >= n {
-			return fmt.Errorf("%s names core %d, but the host has cores 0..%d", key, c, n-1)
-		}
-		if seen[c] {
-			return fmt.Errorf("%s names core %d twice", key, c)
-		}
-		seen[c] = true
-	}
-	return nil
 }
 
 // balanceOptions converts the balance section into the policy's options.

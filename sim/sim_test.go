@@ -83,7 +83,7 @@ func TestInvariantsAcrossScenarios(t *testing.T) {
 		},
 		"c6525": func(c *Config) {
 			p, _ := ProfileConfig("c6525-100g")
-			p.WarmupNs, p.DurationNs, p.DrainNs = c.WarmupNs, c.DurationNs/2, c.DrainNs/2
+			p.WarmupNs, p.DurationNs, p.DrainNs = c.WarmupNs, 2e6, 2e6
 			p.Workload = "w2"
 			*c = p
 		},

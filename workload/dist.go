@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/homalb/homalb/homa"
 )
 
 // Dist is a message-size distribution in bytes.
@@ -67,7 +69,7 @@ type Describer interface {
 const (
 	// DefaultMaxBytes is the truncation applied when Options.MaxBytes is 0:
 	// Homa's maximum message length, 1,000,000 bytes.
-	DefaultMaxBytes = 1_000_000
+	DefaultMaxBytes = homa.MaxMessageLength
 
 	// MaxSize is the largest size, in bytes, that any Dist of this package
 	// produces: 2^40 (1 TiB). Unbounded synthetic families without

@@ -10,13 +10,14 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/homalb/homalb/homa"
 	"github.com/homalb/homalb/workload"
 	"github.com/spf13/cobra"
 )
 
 // defaultMTUPayload is the payload of one packet at MTU 1500: 1500 minus the
 // IPv4 (20 B) and Homa (56 B) headers.
-const defaultMTUPayload = 1424
+const defaultMTUPayload = homa.PayloadMTU1500
 
 func newWorkloadCmd() *cobra.Command {
 	var (

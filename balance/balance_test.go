@@ -11,7 +11,7 @@ func TestDeployedGen3GroupsXL170(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// CALIBRATION.md, "Gen3 layout as deployed".
+	// HomaModule's balance.txt: Gen3's layout as deployed.
 	const want = "0:1,10,11;2:3,12,13;4:5,14,15;6:7,16,17;8:9,18,19"
 	if got := FormatGroups(groups); got != want {
 		t.Fatalf("layout %s, want %s", got, want)

@@ -62,6 +62,7 @@
 //	}
 //
 // The decision rules, and where each comes from in Homa's Linux module, are
-// in the doc comment of each policy; ../shared/CALIBRATION.md ("Decision
-// rules") is the summary they implement.
+// in the doc comment of each policy: HomaModule's homa_offload.c
+// (homa_gro_receive, homa_gro_gen2, homa_gro_gen3) and its notes on load
+// balancing, balance.txt. docs/model.md says which measurements back them.
 package balance

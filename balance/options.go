@@ -2,7 +2,7 @@ package balance
 
 import "fmt"
 
-// Homa's defaults (../shared/CALIBRATION.md, "Defaults").
+// Homa's defaults (HomaModule's homa_init and balance.txt).
 const (
 	// DefaultBusyNs is busy_usecs: how long after activity a core counts as
 	// busy for Gen2, Gen3 and the thread chooser.

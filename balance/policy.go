@@ -39,7 +39,7 @@ type Info struct {
 	// core, as Gen2 was deployed).
 	GROCores func(n int, o Options) ([]int, error)
 	// GROBusyNs is gro_busy_usecs as the policy is deployed: 0 for Gen2 and
-	// 2 µs for Gen3 (the values of their deployments, CALIBRATION.md
+	// 2 µs for Gen3 (the values of their deployments, HomaModule's balance.txt
 	// "Gen3 layout as deployed"), the module's default 5 µs for the rest.
 	GROBusyNs int64
 }

@@ -27,7 +27,7 @@ func following(g, k, n int) []int {
 }
 
 // refPick is a naive reference of every policy's Pick, written from
-// CALIBRATION.md's rules without looking at the optimised code. It mutates s
+// HomaModule's rules (homa_offload.c) without looking at the optimised code. It mutates s
 // the way the rules say the decision does.
 func refPick(name string, s refState, o Options, groups []Group, g int, flow uint32, now int64) int {
 	n := len(s)

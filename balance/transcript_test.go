@@ -10,7 +10,7 @@ import (
 )
 
 // TestTranscripts replays the scenario transcripts in testdata/. Each file
-// pins down one rule of ../shared/CALIBRATION.md ("Decision rules"); run
+// pins down one rule of HomaModule's GRO code (homa_offload.c, balance.txt); run
 // `go test ./balance -run TestTranscripts -rewrite` to regenerate the
 // expected output after an intended change, and read the diff.
 //

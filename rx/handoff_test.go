@@ -7,7 +7,7 @@ import (
 	"github.com/homalb/homalb/balance"
 )
 
-// TestDeliverChoosesThread pins down the handoff rule (CALIBRATION.md,
+// TestDeliverChoosesThread pins down the handoff rule (HomaModule's homa_choose_interest,
 // "Thread choice"): scan the waiters newest first, take the first whose
 // core had no GRO or SoftIRQ work within the busy window, else the newest;
 // the chosen core becomes app-active.

@@ -386,7 +386,7 @@ func TestClientCloseEndsCalls(t *testing.T) {
 
 // TestGrantsTakeTheGROPath: the client's GRANTs for large responses reach
 // the server as packets through GRO, where the policy's grant bypass
-// (CALIBRATION.md, "Decision rules": "a GRANT runs SoftIRQ inline on g
+// (HomaModule's homa_gro_receive: "a GRANT runs SoftIRQ inline on g
 // when that bypass is enabled and g is not busy") acts on them: with only
 // the grant bypass on, every packet run inline is a GRANT; with it off,
 // none is.

@@ -73,7 +73,7 @@ func grantOf(out *grantList, id uint64) (uint32, bool) {
 	return 0, false
 }
 
-// TestGrantSchedSRPT pins down the grant rules (CALIBRATION.md, Defaults:
+// TestGrantSchedSRPT pins down the grant rules (homa_init's defaults:
 // max_overcommit, unsched_bytes; package doc, Transport): the messages
 // with the fewest bytes left are granted, at most overcommit of them, each
 // up to a window beyond what arrived; a completed message's slot goes to

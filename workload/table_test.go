@@ -232,7 +232,7 @@ func TestTableTruncation(t *testing.T) {
 }
 
 // TestPublishedWorkloads checks W1..W5 against the facts published with
-// them (CALIBRATION.md, "Workloads").
+// them (the Homa papers' workload descriptions).
 func TestPublishedWorkloads(t *testing.T) {
 	for _, tc := range []struct {
 		name      string

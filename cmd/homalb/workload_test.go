@@ -40,7 +40,7 @@ func runStatus(t *testing.T, args ...string) (int, string, string) {
 }
 
 // TestWorkloadPublished checks the summaries of W1..W5 against the
-// published facts (CALIBRATION.md, "Workloads").
+// published facts (the Homa papers' workload descriptions).
 func TestWorkloadPublished(t *testing.T) {
 	useBuiltinWorkloads(t)
 	for _, tc := range []struct {

@@ -256,7 +256,9 @@ func BenchmarkBurst(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		f.run()
+		if n := f.run(); n != 11 {
+			b.Fatalf("burst completed %d messages, want 11", n)
+		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(f.pkts)), "ns/pkt")
 }

@@ -81,12 +81,12 @@ type AppConfig struct {
 	Threads     int     `yaml:"threads" json:"threads"`
 	Cores       []int   `yaml:"cores,flow" json:"cores"` // cores the threads may run on; empty = all
 	Sched       string  `yaml:"sched" json:"sched"`      // "pinned" or "linux"
-	PollUs      float64 `yaml:"poll_us" json:"poll_us"`  // poll this long before sleeping
+	PollNs      int64   `yaml:"poll_ns" json:"poll_ns"`  // poll this long before sleeping
 	MigrateFrac float64 `yaml:"migrate_frac" json:"migrate_frac"`
 	CopyPackets int     `yaml:"copy_packets" json:"copy_packets"` // packets copied out per handoff (Homa: 20)
-	// TimesliceUs is CFS's slice: a thread that runs this long while
+	// TimesliceNs is CFS's slice: a thread that runs this long while
 	// another waits for its core yields to it; 0: threads run to completion.
-	TimesliceUs float64 `yaml:"timeslice_us" json:"timeslice_us"`
+	TimesliceNs int64 `yaml:"timeslice_ns" json:"timeslice_ns"`
 }
 
 // TrafficConfig describes the open-loop traffic arriving at the host.
@@ -107,8 +107,8 @@ type TrafficConfig struct {
 
 // BalanceConfig holds the balancer's options.
 type BalanceConfig struct {
-	BusyUs      float64 `yaml:"busy_us" json:"busy_us"`
-	GROBusyUs   float64 `yaml:"gro_busy_us" json:"gro_busy_us"` // −1: as deployed (gen2 0, gen3 2, else the module's 5)
+	BusyNs      int64   `yaml:"busy_ns" json:"busy_ns"`
+	GROBusyNs   int64   `yaml:"gro_busy_ns" json:"gro_busy_ns"` // −1: as deployed (gen2 0, gen3 2 µs, else the module's 5 µs)
 	MaxGRO      int     `yaml:"max_gro" json:"max_gro"`
 	NAPIBudget  int     `yaml:"napi_budget" json:"napi_budget"`
 	ShortBypass bool    `yaml:"short_bypass" json:"short_bypass"`
@@ -116,8 +116,8 @@ type BalanceConfig struct {
 	SameCore    bool    `yaml:"same_core" json:"same_core"`
 	ScanCores   int     `yaml:"scan_cores" json:"scan_cores"`
 	Gen3Groups  string  `yaml:"gen3_groups" json:"gen3_groups"` // "GRO:C,C,C;…"; empty = deployed layout
-	DeferUs     float64 `yaml:"defer_us" json:"defer_us"`       // softirq run longer than this is deferred to ksoftirqd
-	SliceUs     float64 `yaml:"slice_us" json:"slice_us"`       // how long deferred softirq work waits for an app thread
+	DeferNs     int64   `yaml:"defer_ns" json:"defer_ns"`       // softirq run longer than this is deferred to ksoftirqd
+	SliceNs     int64   `yaml:"slice_ns" json:"slice_ns"`       // how long deferred softirq work waits for an app thread
 	// Restarts is __do_softirq's MAX_SOFTIRQ_RESTART: after this many
 	// restarts of net_rx_action in one run (one each time it spends
 	// NetdevBudget packets), the rest of the work goes to ksoftirqd; 0: no
@@ -165,13 +165,13 @@ func ProfileConfig(profile string) (Config, error) {
 			InterruptNs: 850, GRONs: 300, HandoffNs: 2000, IPNs: 350, SoftIRQNs: 300, SoftIRQFirstNs: 400, GrantNs: 500,
 			MigrateNs: 400, WakePollNs: 200, WakeSleepNs: 2000, RecvNs: 430, CopyNsPerKB: 200, AppNs: 1000, SendNsPerKB: 200, XmitNs: 1000, C1ExitNs: 2000,
 		},
-		App: AppConfig{Threads: 21, Sched: "linux", PollUs: float64(homa.Poll.Microseconds()), MigrateFrac: 0.5,
-			CopyPackets: homa.CopyPackets, TimesliceUs: 3000},
+		App: AppConfig{Threads: 21, Sched: "linux", PollNs: int64(homa.Poll), MigrateFrac: 0.5,
+			CopyPackets: homa.CopyPackets, TimesliceNs: 3_000_000},
 		Traffic: TrafficConfig{Senders: 39, Ports: 3, UnschedBytes: homa.UnschedBytes, GrantWindow: homa.UnschedBytes,
 			MaxOvercommit: homa.MaxOvercommit, RTTNs: 8000, Responses: true, MaxMessage: homa.MaxMessageLength, GrantPkts: 4},
-		Balance: BalanceConfig{BusyUs: float64(balance.DefaultBusyNs) / 1000, GROBusyUs: -1, MaxGRO: homa.MaxGROSkbs,
+		Balance: BalanceConfig{BusyNs: balance.DefaultBusyNs, GROBusyNs: -1, MaxGRO: homa.MaxGROSkbs,
 			NAPIBudget: homa.NAPIBudget, ShortBypass: true, FastGrants: true, SameCore: true, ScanCores: balance.DefaultScanCores,
-			DeferUs: float64(homa.MaxSoftirqTime.Microseconds()), SliceUs: 6000, Restarts: homa.MaxSoftirqRestarts,
+			DeferNs: int64(homa.MaxSoftirqTime), SliceNs: 6_000_000, Restarts: homa.MaxSoftirqRestarts,
 			NetdevBudget: homa.NetdevBudget, DeferOnResched: true, GROBusyAtEntry: true, RPCLock: true},
 	}
 	switch profile {
@@ -223,8 +223,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("app.threads %d must be positive", c.App.Threads)
 	case c.App.Sched != "pinned" && c.App.Sched != "linux":
 		return fmt.Errorf("app.sched %q: want pinned or linux", c.App.Sched)
-	case c.App.PollUs < 0 || c.App.MigrateFrac < 0 || c.App.MigrateFrac > 1:
-		return fmt.Errorf("app.poll_us must not be negative and app.migrate_frac must be in [0,1]")
+	case c.App.PollNs < 0 || c.App.MigrateFrac < 0 || c.App.MigrateFrac > 1:
+		return fmt.Errorf("app.poll_ns must not be negative and app.migrate_frac must be in [0,1]")
 	case c.App.CopyPackets <= 0:
 		return fmt.Errorf("app.copy_packets must be positive")
 	case c.Traffic.Senders <= 0 || c.Traffic.Ports <= 0:
@@ -237,14 +237,14 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("traffic.max_message %d outside 1..%d", c.Traffic.MaxMessage, maxMessage)
 	case c.Balance.MaxGRO <= 0 || c.Balance.NAPIBudget <= 0:
 		return fmt.Errorf("balance.max_gro and balance.napi_budget must be positive")
-	case c.Balance.BusyUs < 0 || c.Balance.GROBusyUs < 0 && c.Balance.GROBusyUs != -1 || c.Balance.DeferUs <= 0 || c.Balance.SliceUs < 0:
-		return fmt.Errorf("balance windows must not be negative (gro_busy_us may be -1, defer_us must be positive)")
+	case c.Balance.BusyNs < 0 || c.Balance.GROBusyNs < 0 && c.Balance.GROBusyNs != -1 || c.Balance.DeferNs <= 0 || c.Balance.SliceNs < 0:
+		return fmt.Errorf("balance windows must not be negative (gro_busy_ns may be -1: as deployed; defer_ns must be positive)")
 	case c.Balance.Restarts < 0:
 		return fmt.Errorf("balance.restarts %d must not be negative (0: no limit)", c.Balance.Restarts)
 	case c.Balance.NetdevBudget <= 0:
 		return fmt.Errorf("balance.netdev_budget %d must be positive (Linux: 300)", c.Balance.NetdevBudget)
-	case c.App.TimesliceUs < 0:
-		return fmt.Errorf("app.timeslice_us %v must not be negative (0: no time slicing)", c.App.TimesliceUs)
+	case c.App.TimesliceNs < 0:
+		return fmt.Errorf("app.timeslice_ns %v must not be negative (0: no time slicing)", time.Duration(c.App.TimesliceNs))
 	case c.Traffic.GrantPkts <= 0:
 		return fmt.Errorf("traffic.grant_pkts %d must be positive (1: a GRANT per response packet)", c.Traffic.GrantPkts)
 	}
@@ -275,8 +275,8 @@ func (c *Config) Validate() error {
 // balanceOptions converts the balance section into the policy's options.
 func (c *Config) balanceOptions() (balance.Options, error) {
 	o := balance.DefaultOptions()
-	o.BusyNs = int64(c.Balance.BusyUs * 1000)
-	o.GROBusyNs = int64(c.groBusyUs() * 1000)
+	o.BusyNs = c.Balance.BusyNs
+	o.GROBusyNs = c.groBusyNs()
 	o.ShortBypass = c.Balance.ShortBypass
 	o.GrantBypass = c.Balance.FastGrants
 	o.SameCoreSingle = c.Balance.SameCore
@@ -302,7 +302,7 @@ func (c *Config) balanceOptions() (balance.Options, error) {
 }
 
 // Deployment returns the policy's deployment on this host, with the
-// configuration's overrides applied: host.gro_cores, balance.gro_busy_us
+// configuration's overrides applied: host.gro_cores, balance.gro_busy_ns
 // (−1: as the policy was deployed). It is balance.Deploy, the one rule both
 // drivers use.
 func (c *Config) Deployment() (balance.Deployment, error) {
@@ -316,19 +316,19 @@ func (c *Config) Deployment() (balance.Deployment, error) {
 	}
 	o.GROCores = c.Host.GROCores
 	o.GROBusyNs = balance.GROBusyAsDeployed
-	if c.Balance.GROBusyUs >= 0 {
-		o.GROBusyNs = int64(c.Balance.GROBusyUs * 1000)
+	if c.Balance.GROBusyNs >= 0 {
+		o.GROBusyNs = c.Balance.GROBusyNs
 	}
 	return balance.Deploy(c.Policy, c.Host.Cores, o)
 }
 
-// groBusyUs resolves gro_busy_us: −1 means the policy's deployment.
-func (c *Config) groBusyUs() float64 {
-	if c.Balance.GROBusyUs >= 0 {
-		return c.Balance.GROBusyUs
+// groBusyNs resolves gro_busy_ns: −1 means the policy's deployment.
+func (c *Config) groBusyNs() int64 {
+	if c.Balance.GROBusyNs >= 0 {
+		return c.Balance.GROBusyNs
 	}
 	d, _ := c.Deployment() // checked by Validate
-	return float64(d.GROBusyNs) / 1000
+	return d.GROBusyNs
 }
 
 // groCores returns the cores that serve NIC channels.

@@ -37,11 +37,11 @@ func cut(s string) (string, string, bool) {
 // idle target: a one-packet message through another core pays each exactly
 // once, and the bypass (inline SoftIRQ) skips the IP layer.
 func TestIPLayerAndC1ExitPerHandoff(t *testing.T) {
-	base := unloadedNs(t, "app.poll_us=0")
-	if d := unloadedNs(t, "app.poll_us=0", "cost.ip_ns=1350") - base; d != 1000 {
+	base := unloadedNs(t, "app.poll_ns=0")
+	if d := unloadedNs(t, "app.poll_ns=0", "cost.ip_ns=1350") - base; d != 1000 {
 		t.Errorf("ip_ns +1000 moved the unloaded latency by %d ns, want 1000", d)
 	}
-	if d := unloadedNs(t, "app.poll_us=0", "cost.c1_exit_ns=3000") - base; d != 1000 {
+	if d := unloadedNs(t, "app.poll_ns=0", "cost.c1_exit_ns=3000") - base; d != 1000 {
 		t.Errorf("c1_exit_ns +1000 moved it by %d ns, want 1000 (the target core is idle)", d)
 	}
 	if d := unloadedNs(t, "balance.short_bypass=true", "cost.ip_ns=5000") - unloadedNs(t, "balance.short_bypass=true"); d != 0 {
@@ -120,12 +120,12 @@ func TestGROBusyAtEntryBypassesLess(t *testing.T) {
 // and slices end; with time slicing off none does.
 func TestTimeslices(t *testing.T) {
 	c := short("gen3", "w4", 0.8)
-	c.App.Threads, c.App.Cores, c.App.PollUs = 12, []int{1, 3}, 0
-	c.App.TimesliceUs = 20
+	c.App.Threads, c.App.Cores, c.App.PollNs = 12, []int{1, 3}, 0
+	c.App.TimesliceNs = 20_000
 	if r := mustRun(t, c); r.Timeslices == 0 {
 		t.Error("no slice ended with 12 threads on 2 cores")
 	}
-	c.App.TimesliceUs = 0
+	c.App.TimesliceNs = 0
 	if r := mustRun(t, c); r.Timeslices != 0 {
 		t.Errorf("%d slices ended with time slicing off", r.Timeslices)
 	}

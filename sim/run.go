@@ -101,7 +101,7 @@ func newHost(cfg Config) (*host, error) {
 	// Record the deployment's choices in the result's config, so that it
 	// reruns the same way whatever the defaults become.
 	cfg.Host.GROCores = gro
-	cfg.Balance.GROBusyUs = cfg.groBusyUs()
+	cfg.Balance.GROBusyNs = cfg.groBusyNs()
 	n := cfg.Host.Cores
 	h = &host{
 		cfg: cfg, bal: bal, tab: tab, dist: dist,

@@ -87,8 +87,8 @@ func TestInvariantsAcrossScenarios(t *testing.T) {
 			p.Workload = "w2"
 			*c = p
 		},
-		"no-poll": func(c *Config) { c.App.PollUs = 0; c.Workload = "w2" },
-		"defer":   func(c *Config) { c.Balance.DeferUs = 5; c.Balance.SliceUs = 20; c.Load = 1 },
+		"no-poll": func(c *Config) { c.App.PollNs = 0; c.Workload = "w2" },
+		"defer":   func(c *Config) { c.Balance.DeferNs = 5_000; c.Balance.SliceNs = 20_000; c.Load = 1 },
 		"port":    func(c *Config) { c.Host.RSSByPort = true; c.Cost.AppNs = 0 },
 	}
 	for name, tw := range scenarios {
@@ -148,10 +148,10 @@ func TestUnloadedLatencyIsSumOfCosts(t *testing.T) {
 		c.Policy = "gen2"
 		wake := c.Cost.WakeSleepNs
 		if poll {
-			c.App.PollUs = 1e9 // polls for ever
+			c.App.PollNs = 1e12 // polls for ever
 			wake = c.Cost.WakePollNs
 		} else {
-			c.App.PollUs = 0
+			c.App.PollNs = 0
 		}
 		r := mustRun(t, c)
 		k := c.Cost
@@ -174,15 +174,15 @@ func TestConfigSetAndYAML(t *testing.T) {
 	c := DefaultConfig()
 	for _, kv := range [][2]string{
 		{"host.cores", "48"}, {"host.gro_cores", "0, 2,4"}, {"cost.gro_ns", "850"},
-		{"balance.short_bypass", "false"}, {"duration_ns", "20ms"}, {"app.poll_us", "12.5"},
-		{"app.cores", "[1, 3]"}, {"balance.restarts", "0"}, {"app.timeslice_us", "0"}, {"traffic.grant_pkts", "2"},
+		{"balance.short_bypass", "false"}, {"duration_ns", "20ms"}, {"app.poll_ns", "12.5us"},
+		{"app.cores", "[1, 3]"}, {"balance.restarts", "0"}, {"app.timeslice_ns", "0"}, {"traffic.grant_pkts", "2"},
 	} {
 		if err := c.Set(kv[0], kv[1]); err != nil {
 			t.Fatalf("Set(%s): %v", kv[0], err)
 		}
 	}
-	if c.Host.Cores != 48 || len(c.Host.GROCores) != 3 || c.Cost.GRONs != 850 || c.Balance.ShortBypass || c.DurationNs != 20e6 || c.App.PollUs != 12.5 ||
-		len(c.App.Cores) != 2 || c.App.Cores[1] != 3 || c.Balance.Restarts != 0 || c.App.TimesliceUs != 0 || c.Traffic.GrantPkts != 2 {
+	if c.Host.Cores != 48 || len(c.Host.GROCores) != 3 || c.Cost.GRONs != 850 || c.Balance.ShortBypass || c.DurationNs != 20e6 || c.App.PollNs != 12_500 ||
+		len(c.App.Cores) != 2 || c.App.Cores[1] != 3 || c.Balance.Restarts != 0 || c.App.TimesliceNs != 0 || c.Traffic.GrantPkts != 2 {
 		t.Fatalf("Set did not apply: %+v", c)
 	}
 	var back Config
@@ -222,7 +222,7 @@ func TestValidateRejects(t *testing.T) {
 		"workload":        func(c *Config) { c.Workload = "w9" },
 		"restarts":        func(c *Config) { c.Balance.Restarts = -1 },
 		"netdev_budget":   func(c *Config) { c.Balance.NetdevBudget = 0 },
-		"timeslice":       func(c *Config) { c.App.TimesliceUs = -5 },
+		"timeslice":       func(c *Config) { c.App.TimesliceNs = -5 },
 		"grant_pkts":      func(c *Config) { c.Traffic.GrantPkts = 0 },
 		"c1_exit_ns":      func(c *Config) { c.Cost.C1ExitNs = -1 },
 		"ip_ns":           func(c *Config) { c.Cost.IPNs = -1 },

@@ -207,9 +207,9 @@ func (h *host) bhHeldOff(c *core, th *thread) bool {
 	return true
 }
 
-// shouldDefer models ksoftirqd: after a softirq run longer than defer_us on a
+// shouldDefer models ksoftirqd: after a softirq run longer than defer_ns on a
 // core with a runnable application thread, the remaining softirq work waits
-// up to slice_us for that thread (less if it blocks first).
+// up to slice_ns for that thread (less if it blocks first).
 func (h *host) shouldDefer(c *core) bool {
 	if c.running < 0 || !c.hasSoftirqWork() {
 		return false
@@ -218,13 +218,13 @@ func (h *host) shouldDefer(c *core) bool {
 	// __do_softirq restarts net_rx_action each time it spends its budget
 	// (netdev_budget packets) and checks, at each restart, its time limit,
 	// need_resched and its restart count.
-	long := h.now-c.runStart >= int64(b.DeferUs*1000)
+	long := h.now-c.runStart >= b.DeferNs
 	restarts := b.Restarts > 0 && c.runPkts >= b.Restarts*b.NetdevBudget
 	resched := b.DeferOnResched && c.resched && c.runPkts >= b.NetdevBudget
 	if !long && !restarts && !resched {
 		return false
 	}
-	c.deferTo = h.now + int64(h.cfg.Balance.SliceUs*1000)
+	c.deferTo = h.now + h.cfg.Balance.SliceNs
 	h.r.deferrals++
 	h.q.push(c.deferTo, evDeferEnd, c.id, 0)
 	h.exitSoftirq(c)

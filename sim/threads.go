@@ -286,9 +286,9 @@ func (h *host) threadWait(ti int32) {
 	}
 	h.addWaiter(ti)
 	c := &h.cores[th.core]
-	if h.cfg.App.PollUs > 0 && c.runq.len() == 0 {
+	if h.cfg.App.PollNs > 0 && c.runq.len() == 0 {
 		th.state = tsPolling
-		th.pollUntil = h.now + int64(h.cfg.App.PollUs*1000)
+		th.pollUntil = h.now + h.cfg.App.PollNs
 		if !th.pollTimer { // else the pending timer fires earlier and re-arms
 			th.pollTimer = true
 			h.q.push(th.pollUntil, evPollEnd, ti, 0)
@@ -418,12 +418,12 @@ func (h *host) deliver(mi int32) {
 // armSlice starts a CFS time slice on core c, whose thread now has company
 // in the run queue: when it ends, the running thread yields (sliceEnd).
 func (h *host) armSlice(c *core) {
-	if h.cfg.App.TimesliceUs <= 0 || c.sliceSet {
+	if h.cfg.App.TimesliceNs <= 0 || c.sliceSet {
 		return
 	}
 	c.sliceSet = true
 	c.sliceGen++
-	h.q.push(h.now+int64(h.cfg.App.TimesliceUs*1000), evSlice, c.id, c.sliceGen)
+	h.q.push(h.now+h.cfg.App.TimesliceNs, evSlice, c.id, c.sliceGen)
 }
 
 // sliceEnd ends a time slice: the running thread goes to the back of the

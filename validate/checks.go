@@ -14,7 +14,7 @@ import (
 // P99 within a factor of 2 of it, and Gen2's P99 at least 3× Gen3's
 // (GRO→SoftIRQ) and 2× (SoftIRQ→App).
 func perf49(m Mode) ([]Check, error) {
-	const scenario = "xl170, w4, load 0.8, balance.gro_busy_us=5, host.ipi_batching=true (Nov 2023)"
+	const scenario = "xl170, w4, load 0.8, balance.gro_busy_ns=5us, host.ipi_batching=true (Nov 2023)"
 	type pub struct{ p50, p99 [2]float64 } // [min, max] of the published samples, µs
 	published := map[string][2]pub{        // [GRO→SoftIRQ, SoftIRQ→App]
 		"gen2": {{[2]float64{2.7, 3.0}, [2]float64{43.6, 71.3}}, {[2]float64{0.3, 0.3}, [2]float64{19.9, 21.7}}},
@@ -26,7 +26,7 @@ func perf49(m Mode) ([]Check, error) {
 		cfg := sim.DefaultConfig()
 		cfg.Policy, cfg.Workload, cfg.Load = pol, "w4", 0.8
 		cfg.DurationNs = m.DurationNs
-		if err := set(&cfg, "balance.gro_busy_us=5", "host.ipi_batching=true"); err != nil {
+		if err := set(&cfg, "balance.gro_busy_ns=5us", "host.ipi_batching=true"); err != nil {
 			return nil, err
 		}
 		rs, err := run(cfg, m.Seeds)
@@ -83,7 +83,7 @@ func perf49Slowdown(m Mode) ([]Check, error) {
 		for _, pol := range []string{"gen2", "gen3"} {
 			cfg := sim.DefaultConfig()
 			cfg.Policy, cfg.Workload, cfg.Load, cfg.DurationNs = pol, wl, 0.8, m.DurationNs
-			if err := set(&cfg, "balance.gro_busy_us=5", "host.ipi_batching=true"); err != nil {
+			if err := set(&cfg, "balance.gro_busy_ns=5us", "host.ipi_batching=true"); err != nil {
 				return nil, err
 			}
 			rs, err := run(cfg, m.Seeds)
@@ -106,7 +106,7 @@ func perf49Slowdown(m Mode) ([]Check, error) {
 			metric = "all-message"
 		}
 		c := Check{Name: fmt.Sprintf("gen2 ÷ gen3 %s P99 slowdown, %s", metric, wl), Source: "perf#49",
-			Scenario:  fmt.Sprintf("xl170, %s, load 0.8, balance.gro_busy_us=5, host.ipi_batching=true (Nov 2023)", wl),
+			Scenario:  fmt.Sprintf("xl170, %s, load 0.8, balance.gro_busy_ns=5us, host.ipi_batching=true (Nov 2023)", wl),
 			Published: "about the same (Gen2 better on W2/W3, Gen3 on W5)", Tolerance: "within a factor of 1.5", Unit: "×"}
 		out = append(out, within(c, ratio, 1/1.5, 1.5))
 	}
@@ -233,7 +233,7 @@ func MD1Config(rho float64, durationMs int64) sim.Config {
 	// and is processed at once, not after the poll in the backlog queue:
 	// the core serves packets one at a time, first come first served.
 	c.Host.SameCoreBacklog = false
-	c.App.Sched, c.App.Cores, c.App.Threads, c.App.PollUs = "pinned", []int{1}, 2, 1e9
+	c.App.Sched, c.App.Cores, c.App.Threads, c.App.PollNs = "pinned", []int{1}, 2, 1e12
 	c.Traffic.Responses = false
 	// λ = load × 1000 B/ns ÷ 1000 B per message; ρ = λ D.
 	c.Load = rho / 1000

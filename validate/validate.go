@@ -120,7 +120,7 @@ func unloaded(profile string, kv ...string) (float64, error) {
 	cfg.WarmupNs, cfg.DurationNs, cfg.DrainNs = 1e6, 200e6, 1e6
 	// 100 B per ms on average: load = 1e5 B/s ÷ link bytes per second.
 	cfg.Load = 100e3 / (cfg.Host.LinkGbps * 1e9 / 8)
-	cfg.App.PollUs = 2000 // the threads poll through the gaps, as in the measurements (wake-up 0.05–0.1 µs)
+	cfg.App.PollNs = 2_000_000 // the threads poll through the gaps, as in the measurements (wake-up 0.05–0.1 µs)
 	if err := set(&cfg, kv...); err != nil {
 		return 0, err
 	}

@@ -50,7 +50,7 @@ func TestBadInputExits2WithOneLine(t *testing.T) {
 		// the model's mechanisms (issue 12's keys)
 		{"sim", "--set", "balance.netdev_budget=0"},
 		{"sim", "--set", "balance.restarts=-1"},
-		{"sim", "--set", "app.timeslice_us=-1"},
+		{"sim", "--set", "app.timeslice_ns=-1"},
 		{"sim", "--set", "traffic.grant_pkts=0"},
 		{"sim", "--set", "cost.c1_exit_ns=-5"},
 		{"sim", "--set", "cost.ip_ns=x"},

@@ -301,7 +301,7 @@ func printDeployments(w io.Writer, policies []string, results []*sim.Result) {
 		if r == nil {
 			continue
 		}
-		deps[i] = dep{coreList(r.Config.Host.GROCores), fmt.Sprintf("%g µs", r.Config.Balance.GROBusyUs)}
+		deps[i] = dep{coreList(r.Config.Host.GROCores), fmt.Sprintf("%g µs", float64(r.Config.Balance.GROBusyNs)/1000)}
 		if deps[i] != deps[0] {
 			differ = true
 		}
@@ -311,7 +311,7 @@ func printDeployments(w io.Writer, policies []string, results []*sim.Result) {
 		fmt.Fprintf(w, "every row: GRO on %s, gro_busy %s\n", deps[0].gro, deps[0].busy)
 		return
 	}
-	fmt.Fprintln(w, "rows differ in more than the steering rule (--set balance.gro_busy_us=… or host.gro_cores=… sets one for every row):")
+	fmt.Fprintln(w, "rows differ in more than the steering rule (--set balance.gro_busy_ns=… or host.gro_cores=… sets one for every row):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for i, p := range policies {
 		if results[i] != nil {

@@ -24,7 +24,7 @@ func TestCompareShowsDeployments(t *testing.T) {
 			t.Errorf("compare output lacks %q:\n%s", want, out)
 		}
 	}
-	code, out, errs = cli(t, append(args, "--set", "balance.gro_busy_us=5", "--set", "host.gro_cores=[0,2]")...)
+	code, out, errs = cli(t, append(args, "--set", "balance.gro_busy_ns=5us", "--set", "host.gro_cores=[0,2]")...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}

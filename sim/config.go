@@ -107,17 +107,17 @@ type TrafficConfig struct {
 
 // BalanceConfig holds the balancer's options.
 type BalanceConfig struct {
-	BusyNs      int64   `yaml:"busy_ns" json:"busy_ns"`
-	GROBusyNs   int64   `yaml:"gro_busy_ns" json:"gro_busy_ns"` // −1: as deployed (gen2 0, gen3 2 µs, else the module's 5 µs)
-	MaxGRO      int     `yaml:"max_gro" json:"max_gro"`
-	NAPIBudget  int     `yaml:"napi_budget" json:"napi_budget"`
-	ShortBypass bool    `yaml:"short_bypass" json:"short_bypass"`
-	FastGrants  bool    `yaml:"fast_grants" json:"fast_grants"`
-	SameCore    bool    `yaml:"same_core" json:"same_core"`
-	ScanCores   int     `yaml:"scan_cores" json:"scan_cores"`
-	Gen3Groups  string  `yaml:"gen3_groups" json:"gen3_groups"` // "GRO:C,C,C;…"; empty = deployed layout
-	DeferNs     int64   `yaml:"defer_ns" json:"defer_ns"`       // softirq run longer than this is deferred to ksoftirqd
-	SliceNs     int64   `yaml:"slice_ns" json:"slice_ns"`       // how long deferred softirq work waits for an app thread
+	BusyNs      int64  `yaml:"busy_ns" json:"busy_ns"`
+	GROBusyNs   int64  `yaml:"gro_busy_ns" json:"gro_busy_ns"` // −1: as deployed (gen2 0, gen3 2 µs, else the module's 5 µs)
+	MaxGRO      int    `yaml:"max_gro" json:"max_gro"`
+	NAPIBudget  int    `yaml:"napi_budget" json:"napi_budget"`
+	ShortBypass bool   `yaml:"short_bypass" json:"short_bypass"`
+	FastGrants  bool   `yaml:"fast_grants" json:"fast_grants"`
+	SameCore    bool   `yaml:"same_core" json:"same_core"`
+	ScanCores   int    `yaml:"scan_cores" json:"scan_cores"`
+	Gen3Groups  string `yaml:"gen3_groups" json:"gen3_groups"` // "GRO:C,C,C;…"; empty = deployed layout
+	DeferNs     int64  `yaml:"defer_ns" json:"defer_ns"`       // softirq run longer than this is deferred to ksoftirqd
+	SliceNs     int64  `yaml:"slice_ns" json:"slice_ns"`       // how long deferred softirq work waits for an app thread
 	// Restarts is __do_softirq's MAX_SOFTIRQ_RESTART: after this many
 	// restarts of net_rx_action in one run (one each time it spends
 	// NetdevBudget packets), the rest of the work goes to ksoftirqd; 0: no

@@ -261,7 +261,7 @@ func (c *Client) drop(r DropReason) { c.ctr.drops[r].Add(1) }
 func (c *Client) shard(id uint64) *callShard { return &c.shards[id%clientShards] }
 
 func (c *Client) sender0(tx *txScratch) pktSender {
-	return pktSender{x: c.x, buf: &tx.buf, q: &tx.batch}
+	return pktSender{x: c.x, buf: &tx.buf, q: &tx.batch, lazy: tx.lazy}
 }
 
 // Call sends req and waits for the response (a message flagged

@@ -23,7 +23,7 @@ func (c *Client) runReader() {
 		slots[i] = new(pktBuf)
 	}
 	meta := make([]rxMeta, DefaultReadBurst)
-	tx := new(txScratch)
+	tx := &txScratch{lazy: true} // what a burst sends goes out in one sendmmsg
 	for {
 		n, err := c.rd.read(slots, meta)
 		if err != nil {
@@ -49,6 +49,7 @@ func (c *Client) runReader() {
 			}
 			c.packet(slots[i].b[:meta[i].n], now, tx)
 		}
+		_ = tx.batch.flush() // a lost packet is recovered like any other
 	}
 }
 

@@ -19,8 +19,12 @@ type softirqWorker struct {
 // txScratch is one thread's scratch space for the packets its protocol
 // work sends.
 type txScratch struct {
-	buf    [MaxDatagram]byte
-	batch  txBatch
+	buf   [MaxDatagram]byte
+	batch txBatch
+	// lazy: packets wait in batch until the owner flushes it (an
+	// application thread before it waits, the client's reader after a
+	// burst), so that replies go out many to a sendmmsg under load.
+	lazy   bool
 	grants grantList
 	ranges [maxResendRanges]span
 }

@@ -79,7 +79,7 @@ const maxBackoff = 6
 // sender returns the packet writer of socket sock with tx's buffer,
 // counting the bytes it sends in ledger (nil: not counted).
 func (s *Server) sender(sock int, tx *txScratch, ledger *uint64) pktSender {
-	return pktSender{x: s.tx[sock], buf: &tx.buf, ledger: ledger, q: &tx.batch}
+	return pktSender{x: s.tx[sock], buf: &tx.buf, ledger: ledger, q: &tx.batch, lazy: tx.lazy}
 }
 
 // rpcSender is the writer of r's packets, charged to r.

@@ -403,7 +403,7 @@ func (c *Client) flushGrants(tx *txScratch) {
 		g := &gl.g[i]
 		h := wire.Header{Type: wire.TypeGrant, Flags: g.flags, Sender: g.sender, MsgID: g.id, MsgLen: g.length,
 			GrantOffset: g.offset, Cookie: g.cookie}
-		if c.sender0(tx).ctlKey(c.peer, h, faultKey(g.id, g.offset)) == nil {
+		if c.sender0(tx).ctlKey(c.peer, h, grantFaultKey(g.id, g.offset)) == nil {
 			c.ctr.grantsOut.Add(1)
 		}
 		*g = grantOut{}

@@ -73,7 +73,7 @@ func (c *Client) packet(b []byte, now int64, tx *txScratch) {
 		if h.Type != wire.TypeAck && h.Type != wire.TypeUnknown && h.MsgID != 0 && h.MsgID <= c.nextID.Load() {
 			// A call that ended here: tell the server to forget it.
 			ack := wire.Header{Type: wire.TypeAck, Sender: c.sender, MsgID: h.MsgID, Cookie: h.Cookie}
-			if c.sender0(tx).ctlKey(c.peer, ack, faultKey(h.MsgID, c.staleAcks.Add(1))^uint64(wire.TypeAck)<<56) == nil {
+			if c.sender0(tx).ctlKey(c.peer, ack, ctlFaultKey(h.MsgID, c.staleAcks.Add(1), wire.TypeAck)) == nil {
 				c.ctr.acks.Add(1)
 			}
 		}

@@ -161,7 +161,7 @@ func (s *Server) flushGrants(tx *txScratch) {
 		g := &gl.g[i]
 		h := wire.Header{Type: wire.TypeGrant, Flags: g.flags, Sender: g.sender, MsgID: g.id, MsgLen: g.length,
 			GrantOffset: g.offset, Cookie: g.cookie}
-		if s.sender(g.sock, tx, nil).ctlKey(g.to, h, faultKey(g.id, g.offset)) == nil {
+		if s.sender(g.sock, tx, nil).ctlKey(g.to, h, grantFaultKey(g.id, g.offset)) == nil {
 			s.tc.grantsOut.Add(1)
 		}
 		*g = grantOut{}

@@ -318,7 +318,7 @@ func (s *Server) onResend(sh *msgShard, key *msgKey, h *wire.Header, sock int, n
 		}
 		ps := s.sender(sock, tx, nil)
 		out := wire.Header{Type: t, Sender: key.sender, MsgID: key.id, MsgLen: h.MsgLen, Cookie: s.cookies.of(key)}
-		if ps.ctlKey(key.from, out, faultKey(key.id, s.tc.stateless.Add(1))^uint64(t)<<56) == nil {
+		if ps.ctlKey(key.from, out, ctlFaultKey(key.id, s.tc.stateless.Add(1), t)) == nil {
 			s.tc.ctlOut[t].Add(1)
 		}
 		return

@@ -223,7 +223,7 @@ func (ps pktSender) resend(to netip.AddrPort, h wire.Header, o *outMsg, from, en
 // for its message, and with the packet's type makes its fault key.
 func (ps pktSender) ctl(to netip.AddrPort, h wire.Header, xmits *uint32) error {
 	*xmits++
-	return ps.ctlKey(to, h, faultKey(h.MsgID, *xmits)^uint64(h.Type)<<56)
+	return ps.ctlKey(to, h, ctlFaultKey(h.MsgID, *xmits, h.Type))
 }
 
 // ctlKey sends a control packet h under an explicit fault key.

@@ -25,10 +25,9 @@ type Message struct {
 	Data []byte
 
 	srv     *Server
-	buf     *[]byte    // the bytes received so far; Data once complete
-	charged int64      // bytes of buf charged to the in-flight budget
-	replied bool       // Reply was called
-	tx      *txScratch // the taking thread's batch of replies, or nil
+	buf     *[]byte // the bytes received so far; Data once complete
+	charged int64   // bytes of buf charged to the in-flight budget
+	replied bool    // Reply was called
 	asm     assembly
 	sock    int    // socket that received it, and sends the reply
 	core    int    // core of the thread that took it; −1 before
@@ -73,19 +72,16 @@ func (m *Message) Release() {
 		return
 	}
 	if !m.replied {
-		s.endUnanswered(msgKey{from: m.From, sender: m.Sender, id: m.ID}, m.tx)
+		s.endUnanswered(msgKey{from: m.From, sender: m.Sender, id: m.ID})
 	}
 	s.free(m)
 }
 
-// endUnanswered ends the RPC of a request released without a response;
-// its ACK goes into batch tx, or out at once when tx is nil.
-func (s *Server) endUnanswered(k msgKey, tx *txScratch) {
+// endUnanswered ends the RPC of a request released without a response.
+func (s *Server) endUnanswered(k msgKey) {
 	sh := s.msgs.shard(&k)
-	if tx == nil {
-		tx = txScratchPool.Get().(*txScratch)
-		defer txScratchPool.Put(tx)
-	}
+	tx := txScratchPool.Get().(*txScratch)
+	defer txScratchPool.Put(tx)
 	sh.mu.Lock()
 	if r := sh.m[k]; r != nil && r.state == rpcProcessing {
 		if s.rpcSender(r, tx).ctl(k.from, r.ctlHeader(wire.TypeAck, 0, 0), &r.xmits) == nil {
@@ -105,12 +101,7 @@ func (s *Server) endUnanswered(k msgKey, tx *txScratch) {
 // application activity of the core of the thread that took the message. A
 // message takes one Reply; after the client gave up on the RPC, Reply
 // returns ErrRPCEnded.
-//
-// On the threads of Serve, replies are sent in batches: a reply's packets
-// (and the ACK of a message released without one) leave when the thread
-// next finds no message ready, or when 32 have accumulated, in one
-// sendmmsg; a handler's reply therefore goes out once the handler returns.
-// Messages taken with Receive reply at once.
+
 func (m *Message) Reply(data []byte) error {
 	return m.srv.reply(m, data)
 }
@@ -148,7 +139,6 @@ func (a *appState) init(depth, threads int) {
 // waiter is one thread waiting for a message.
 type waiter struct {
 	core       int
-	tx         *txScratch // Serve's threads: replies batched until the thread waits again (nil: sent at once)
 	msg        atomic.Pointer[Message]
 	wake       chan struct{} // one slot: a delivery to a sleeping waiter
 	registered bool          // in appState.waiters (guarded by its mu)
@@ -268,11 +258,6 @@ func (s *Server) wait(ctx context.Context, w *waiter) (*Message, error) {
 	w.registered = true
 	a.mu.Unlock()
 
-	if w.tx != nil {
-		// Nothing is ready: the replies of the messages this thread took
-		// go out now, in one sendmmsg.
-		_ = w.tx.batch.flush()
-	}
 	if poll := int64(s.l.Poll); poll > 0 {
 		for deadline := now + poll; now < deadline; {
 			if m := w.msg.Swap(nil); m != nil {
@@ -368,15 +353,12 @@ func (s *Server) Serve(h Handler) error {
 // runApp is an application thread's loop.
 func (s *Server) runApp(core int, h Handler) {
 	w := newWaiter(core)
-	w.tx = &txScratch{lazy: true}
 	cnt := &s.counters[core]
 	for {
 		m, err := s.wait(nil, w)
 		if err != nil {
-			_ = w.tx.batch.flush()
 			return
 		}
-		m.tx = w.tx
 		t0 := s.clock()
 		h(m)
 		m.Release()
@@ -436,11 +418,8 @@ func (s *Server) reply(m *Message, data []byte) error {
 	copy(*buf, data)
 	k := msgKey{from: m.From, sender: m.Sender, id: m.ID}
 	sh := s.msgs.shard(&k)
-	tx := m.tx
-	if tx == nil {
-		tx = txScratchPool.Get().(*txScratch)
-		defer txScratchPool.Put(tx)
-	}
+	tx := txScratchPool.Get().(*txScratch)
+	defer txScratchPool.Put(tx)
 	sh.mu.Lock()
 	r := sh.m[k]
 	if r == nil || r.state != rpcProcessing {
@@ -460,7 +439,7 @@ func (s *Server) reply(m *Message, data []byte) error {
 	} else {
 		// A response larger than what an unproven client sent waits for
 		// the client to show the cookie this BUSY carries (it answers with
-		// a GRANT): the server must not be a reflector.
+		// a probe): the server must not be a reflector.
 		s.busy(r, tx)
 	}
 	sh.mu.Unlock()

@@ -108,13 +108,12 @@ func (c *Client) packet(b []byte, now int64, tx *txScratch) {
 		c.ctr.retrans.Add(uint64(re))
 		c.ctr.dataOut.Add(uint64(re + fresh))
 	case wire.TypeBusy:
-		if h.Flags&wire.FlagResponse != 0 && cl.resp == nil && !cl.oneWay && h.MsgLen > 0 && int(h.MsgLen) <= c.maxMsg {
-			// The server holds a response it will send once this client
-			// proves its address: a GRANT with the cookie does.
-			g := cl.ctlHeader(c, wire.TypeGrant, wire.FlagResponse, h.MsgLen)
-			g.GrantOffset = min(h.MsgLen, uint32(c.tp.unsched))
-			if ps.ctl(c.peer, g, &cl.xmits) == nil {
-				c.ctr.grantsOut.Add(1)
+		if h.Flags&wire.FlagResponse != 0 && cl.resp == nil && !cl.oneWay && h.Cookie != 0 {
+			// The server holds a response it sends only to a client that
+			// proved its address: a probe with the cookie does, at once
+			// rather than a resend interval later.
+			if ps.ctl(c.peer, cl.ctlHeader(c, wire.TypeResend, 0, cl.req.length()), &cl.xmits) == nil {
+				c.ctr.probes.Add(1)
 			}
 		}
 	case wire.TypeUnknown:

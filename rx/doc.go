@@ -113,7 +113,7 @@
 //     address, the server sends about the RPC only what the RPC's own bytes
 //     paid for: RESENDs, BUSYs, retransmissions and a response larger than
 //     the request wait (a BUSY carrying the cookie invites the client to
-//     prove itself with a GRANT). An answer about an RPC the server does not
+//     prove itself with a probe). An answer about an RPC the server does not
 //     hold (UNKNOWN, ACK) is one header for one header. So a spoofer draws
 //     at most as many bytes to a victim as it sends (Stats: Withheld;
 //     hostile_test.go measures it for every attack).

@@ -343,9 +343,13 @@ func (s *Server) onResend(sh *msgShard, key *msgKey, h *wire.Header, sock int, n
 		s.tc.retransOut.Add(uint64(re))
 		s.tc.dataOut.Add(uint64(re + fresh))
 	case r.state == rpcResponding: // a probe: the client has none of the response
-		re, _ := s.rpcSender(r, tx).retransmit(key.from, r.respHeader(), &r.out, 0, r.out.next, now, resend, &r.xmits)
+		// Send again what was sent, and what waited for this proof of
+		// address (a response larger than its request).
+		ps := s.rpcSender(r, tx)
+		re, _ := ps.retransmit(key.from, r.respHeader(), &r.out, 0, r.out.next, now, resend, &r.xmits)
+		fresh, _ := ps.sendGranted(key.from, r.respHeader(), &r.out, &r.xmits)
 		s.tc.retransOut.Add(uint64(re))
-		s.tc.dataOut.Add(uint64(re))
+		s.tc.dataOut.Add(uint64(re + fresh))
 	case r.state == rpcReceiving && s.askMissing(r, tx) > 0:
 	default:
 		s.busy(r, tx) // with the application, or waiting for our grants

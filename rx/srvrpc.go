@@ -152,9 +152,11 @@ func (s *Server) dataLocked(sh *msgShard, core int, key *msgKey, p *pkt, sock in
 	}
 	r.rxBytes += uint64(wire.HeaderLen) + uint64(n)
 	proven := r.proven(h)
-	if end > r.grantBound() || end > r.unsched && !proven {
+	if h.Offset >= r.grantBound() || h.Offset >= r.unsched && !proven {
 		// Past the grant, or past the unscheduled bytes from a sender that
-		// never read a GRANT: sent blind.
+		// never read a GRANT: sent blind. (A sender cuts its message the
+		// same way every time and sends every segment that starts below
+		// its grant, so the last one may end past it.)
 		s.drop(DropUngranted)
 		return r, nil
 	}

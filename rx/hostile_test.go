@@ -358,8 +358,12 @@ func TestHostileSchedulerFlood(t *testing.T) {
 func TestHostileMemoryClaims(t *testing.T) {
 	s := hostileServer(t, Config{})
 	a := newAttacker(t, s)
+	for i := range 70 { // the claims, before the legitimate calls
+		a.send(wire.Header{Type: wire.TypeData, Sender: 15, MsgID: 1<<40 + uint64(i), MsgLen: 1_000_000}, []byte{1})
+	}
+	eventually(t, "70 claims held", func() bool { return s.Stats().Transport.RPCs >= 70 })
 	underAttack(t, s, 30, 100_000, func(stop <-chan struct{}) {
-		for off := uint32(0); ; off++ {
+		for off := uint32(1); ; off++ {
 			for i := range 70 {
 				a.send(wire.Header{Type: wire.TypeData, Sender: 15, MsgID: 1<<40 + uint64(i), MsgLen: 1_000_000, Offset: off * 700}, []byte{1})
 			}
@@ -370,6 +374,9 @@ func TestHostileMemoryClaims(t *testing.T) {
 			}
 		}
 	})
+	if got := s.Stats().Transport.RPCs; got < 70 {
+		t.Errorf("%d RPCs held after the attack, want the 70 claims: the attack did not hold", got)
+	}
 	checkBudget(t, s)
 	a.checkAmplification(t)
 	if got := s.peers.len(); got > 2 {

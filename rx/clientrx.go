@@ -83,7 +83,14 @@ func (c *Client) packet(b []byte, now int64, tx *txScratch) {
 	if h.Cookie != 0 {
 		cl.cookie = h.Cookie
 	}
-	cl.heard(now)
+	if h.Type == wire.TypeBusy {
+		// Alive but busy: no call fails for silence, but the probes keep
+		// backing off, so that an overloaded server is not asked again
+		// every resend interval by every waiting call.
+		cl.heardNs = now
+	} else {
+		cl.heard(now)
+	}
 	reqHdr := wire.Header{Sender: c.sender, MsgID: cl.id, Cookie: cl.cookie}
 	switch h.Type {
 	case wire.TypeData:

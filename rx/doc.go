@@ -123,7 +123,8 @@
 //     and probes do not keep an RPC alive: only progress does (new request
 //     bytes, a grant that moves the response), so MessageTimeout bounds
 //     the life of every RPC. The timers of both ends back off exponentially
-//     (1, 2, 4, … 64 resend intervals) while a peer stays silent.
+//     (1, 2, 4, … 64 resend intervals) while a peer stays silent, or, for a
+//     client, answers only BUSY.
 //   - No blind requests. DATA is accepted only below the server's grant
 //     (the unscheduled bytes, then the grants it sent); bytes past the
 //     unscheduled part need the cookie, which only a GRANT delivers.

@@ -81,6 +81,7 @@ func (m *Message) Release() {
 func (s *Server) endUnanswered(k msgKey) {
 	sh := s.msgs.shard(&k)
 	tx := txScratchPool.Get().(*txScratch)
+	defer txScratchPool.Put(tx)
 	sh.mu.Lock()
 	if r := sh.m[k]; r != nil && r.state == rpcProcessing {
 		if s.rpcSender(r, tx).ctl(k.from, r.ctlHeader(wire.TypeAck, 0, 0), &r.xmits) == nil {
@@ -90,7 +91,6 @@ func (s *Server) endUnanswered(k msgKey) {
 	}
 	sh.mu.Unlock()
 	s.flushGrants(tx)
-	txScratchPool.Put(tx)
 }
 
 // Reply sends data to the message's sender as the response to it: DATA
@@ -101,6 +101,7 @@ func (s *Server) endUnanswered(k msgKey) {
 // application activity of the core of the thread that took the message. A
 // message takes one Reply; after the client gave up on the RPC, Reply
 // returns ErrRPCEnded.
+
 func (m *Message) Reply(data []byte) error {
 	return m.srv.reply(m, data)
 }
@@ -438,7 +439,7 @@ func (s *Server) reply(m *Message, data []byte) error {
 	} else {
 		// A response larger than what an unproven client sent waits for
 		// the client to show the cookie this BUSY carries (it answers with
-		// a GRANT): the server must not be a reflector.
+		// a probe): the server must not be a reflector.
 		s.busy(r, tx)
 	}
 	sh.mu.Unlock()

@@ -261,7 +261,7 @@ func (c *Client) drop(r DropReason) { c.ctr.drops[r].Add(1) }
 func (c *Client) shard(id uint64) *callShard { return &c.shards[id%clientShards] }
 
 func (c *Client) sender0(tx *txScratch) pktSender {
-	return pktSender{x: c.x, buf: &tx.buf, q: &tx.batch}
+	return pktSender{x: c.x, buf: &tx.buf, q: &tx.batch, lazy: tx.lazy}
 }
 
 // Call sends req and waits for the response (a message flagged
@@ -403,7 +403,7 @@ func (c *Client) flushGrants(tx *txScratch) {
 		g := &gl.g[i]
 		h := wire.Header{Type: wire.TypeGrant, Flags: g.flags, Sender: g.sender, MsgID: g.id, MsgLen: g.length,
 			GrantOffset: g.offset, Cookie: g.cookie}
-		if c.sender0(tx).ctlKey(c.peer, h, faultKey(g.id, g.offset)) == nil {
+		if c.sender0(tx).ctlKey(c.peer, h, grantFaultKey(g.id, g.offset)) == nil {
 			c.ctr.grantsOut.Add(1)
 		}
 		*g = grantOut{}

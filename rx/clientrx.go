@@ -23,7 +23,7 @@ func (c *Client) runReader() {
 		slots[i] = new(pktBuf)
 	}
 	meta := make([]rxMeta, DefaultReadBurst)
-	tx := new(txScratch)
+	tx := &txScratch{lazy: true} // what a burst sends goes out in one sendmmsg
 	for {
 		n, err := c.rd.read(slots, meta)
 		if err != nil {
@@ -49,6 +49,7 @@ func (c *Client) runReader() {
 			}
 			c.packet(slots[i].b[:meta[i].n], now, tx)
 		}
+		_ = tx.batch.flush() // a lost packet is recovered like any other
 	}
 }
 
@@ -72,7 +73,7 @@ func (c *Client) packet(b []byte, now int64, tx *txScratch) {
 		if h.Type != wire.TypeAck && h.Type != wire.TypeUnknown && h.MsgID != 0 && h.MsgID <= c.nextID.Load() {
 			// A call that ended here: tell the server to forget it.
 			ack := wire.Header{Type: wire.TypeAck, Sender: c.sender, MsgID: h.MsgID, Cookie: h.Cookie}
-			if c.sender0(tx).ctlKey(c.peer, ack, faultKey(h.MsgID, c.staleAcks.Add(1))^uint64(wire.TypeAck)<<56) == nil {
+			if c.sender0(tx).ctlKey(c.peer, ack, ctlFaultKey(h.MsgID, c.staleAcks.Add(1), wire.TypeAck)) == nil {
 				c.ctr.acks.Add(1)
 			}
 		}
@@ -82,7 +83,14 @@ func (c *Client) packet(b []byte, now int64, tx *txScratch) {
 	if h.Cookie != 0 {
 		cl.cookie = h.Cookie
 	}
-	cl.heard(now)
+	if h.Type == wire.TypeBusy {
+		// Alive but busy: no call fails for silence, but the probes keep
+		// backing off, so that an overloaded server is not asked again
+		// every resend interval by every waiting call.
+		cl.heardNs = now
+	} else {
+		cl.heard(now)
+	}
 	reqHdr := wire.Header{Sender: c.sender, MsgID: cl.id, Cookie: cl.cookie}
 	switch h.Type {
 	case wire.TypeData:
@@ -107,13 +115,12 @@ func (c *Client) packet(b []byte, now int64, tx *txScratch) {
 		c.ctr.retrans.Add(uint64(re))
 		c.ctr.dataOut.Add(uint64(re + fresh))
 	case wire.TypeBusy:
-		if h.Flags&wire.FlagResponse != 0 && cl.resp == nil && !cl.oneWay && h.MsgLen > 0 && int(h.MsgLen) <= c.maxMsg {
-			// The server holds a response it will send once this client
-			// proves its address: a GRANT with the cookie does.
-			g := cl.ctlHeader(c, wire.TypeGrant, wire.FlagResponse, h.MsgLen)
-			g.GrantOffset = min(h.MsgLen, uint32(c.tp.unsched))
-			if ps.ctl(c.peer, g, &cl.xmits) == nil {
-				c.ctr.grantsOut.Add(1)
+		if h.Flags&wire.FlagResponse != 0 && cl.resp == nil && !cl.oneWay && h.Cookie != 0 {
+			// The server holds a response it sends only to a client that
+			// proved its address: a probe with the cookie does, at once
+			// rather than a resend interval later.
+			if ps.ctl(c.peer, cl.ctlHeader(c, wire.TypeResend, 0, cl.req.length()), &cl.xmits) == nil {
+				c.ctr.probes.Add(1)
 			}
 		}
 	case wire.TypeUnknown:

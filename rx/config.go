@@ -148,7 +148,9 @@ type Config struct {
 	// of new requests are dropped at the door (DropShed) and their clients
 	// retry later, so that an overloaded server keeps finishing what it
 	// admitted instead of queueing work its clients will have given up on
-	// (default ResendInterval/2; negative: never shed).
+	// (default 4 × ResendInterval: a queue that long is overload, not a
+	// scheduling hiccup, whose shedding would only bring retries; negative:
+	// never shed).
 	ShedDelay time.Duration
 	// QueueDepth is the GRO batches each SoftIRQ queue holds (default 256);
 	// beyond it batches are dropped (DropQueueFull, counted per packet).
@@ -374,7 +376,7 @@ func (c Config) layout() (*layout, error) {
 	if err := l.transport.set(c.UnschedBytes, c.MaxOvercommit, c.MaxIncoming, c.ResendInterval, c.CompletedCap, c.Faults); err != nil {
 		return nil, err
 	}
-	l.ShedDelay = cmp.Or(l.ShedDelay, l.transport.resend/2)
+	l.ShedDelay = cmp.Or(l.ShedDelay, 4*l.transport.resend)
 	if l.ShedDelay < 0 {
 		l.ShedDelay = math.MaxInt64
 	}

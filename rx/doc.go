@@ -113,7 +113,7 @@
 //     address, the server sends about the RPC only what the RPC's own bytes
 //     paid for: RESENDs, BUSYs, retransmissions and a response larger than
 //     the request wait (a BUSY carrying the cookie invites the client to
-//     prove itself with a GRANT). An answer about an RPC the server does not
+//     prove itself with a probe). An answer about an RPC the server does not
 //     hold (UNKNOWN, ACK) is one header for one header. So a spoofer draws
 //     at most as many bytes to a victim as it sends (Stats: Withheld;
 //     hostile_test.go measures it for every attack).
@@ -123,7 +123,8 @@
 //     and probes do not keep an RPC alive: only progress does (new request
 //     bytes, a grant that moves the response), so MessageTimeout bounds
 //     the life of every RPC. The timers of both ends back off exponentially
-//     (1, 2, 4, … 64 resend intervals) while a peer stays silent.
+//     (1, 2, 4, … 64 resend intervals) while a peer stays silent, or, for a
+//     client, answers only BUSY.
 //   - No blind requests. DATA is accepted only below the server's grant
 //     (the unscheduled bytes, then the grants it sent); bytes past the
 //     unscheduled part need the cookie, which only a GRANT delivers.

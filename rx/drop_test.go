@@ -81,10 +81,10 @@ func TestDrops(t *testing.T) {
 	write(rawPacket(t, wire.Header{Type: wire.TypeData, Flags: wire.FlagResponse, Sender: c.Sender(), MsgID: 1<<40 + 3, MsgLen: 10}, make([]byte, 10)))
 	want[DropUnsupported] += 2
 	// Ungranted: a 160 KB message sent blind. The server takes its
-	// unscheduled bytes (42 whole packets, below 60,000) and drops every
+	// unscheduled packets (the 43 that start below 60,000) and drops every
 	// packet past them: they need the cookie of a GRANT.
 	blast(t, c.conn, c.Sender(), 1<<40+4, make([]byte, 160_000))
-	want[DropUngranted] += (160_000+MaxPayload-1)/MaxPayload - DefaultUnschedBytes/MaxPayload
+	want[DropUngranted] += (160_000+MaxPayload-1)/MaxPayload - (DefaultUnschedBytes+MaxPayload-1)/MaxPayload
 	// Duplicate: the first segment of a two-packet message twice.
 	h := wire.Header{Type: wire.TypeData, Sender: c.Sender(), MsgID: 1<<40 + 2, MsgLen: 2000}
 	first := rawPacket(t, h, make([]byte, 1000))

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/homalb/homalb/wire"
 )
 
 // Faults are faults injected into an endpoint's send path, for tests and
@@ -81,6 +83,15 @@ type FaultStats struct {
 func faultKey(id uint64, xmits uint32) uint64 {
 	return mix64(id ^ uint64(xmits)<<44 ^ uint64(xmits)>>20)
 }
+
+// ctlFaultKey is the fault key of a control packet of type t, the n-th
+// packet sent for message id: the type keeps a RESEND and a BUSY sent at
+// the same count from sharing a fate.
+func ctlFaultKey(id uint64, n uint32, t wire.Type) uint64 { return faultKey(id, n) ^ uint64(t)<<56 }
+
+// grantFaultKey is the fault key of a GRANT: its message and offset, so
+// that the same grant sent twice meets the same fate.
+func grantFaultKey(id uint64, off uint32) uint64 { return faultKey(id, off) }
 
 // faultLine applies Faults to the packets of an xmitter: drops and
 // duplicates inline, and holds delayed or reordered packets in a bounded

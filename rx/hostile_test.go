@@ -358,8 +358,12 @@ func TestHostileSchedulerFlood(t *testing.T) {
 func TestHostileMemoryClaims(t *testing.T) {
 	s := hostileServer(t, Config{})
 	a := newAttacker(t, s)
+	for i := range 70 { // the claims, before the legitimate calls
+		a.send(wire.Header{Type: wire.TypeData, Sender: 15, MsgID: 1<<40 + uint64(i), MsgLen: 1_000_000}, []byte{1})
+	}
+	eventually(t, "70 claims held", func() bool { return s.Stats().Transport.RPCs >= 70 })
 	underAttack(t, s, 30, 100_000, func(stop <-chan struct{}) {
-		for off := uint32(0); ; off++ {
+		for off := uint32(1); ; off++ {
 			for i := range 70 {
 				a.send(wire.Header{Type: wire.TypeData, Sender: 15, MsgID: 1<<40 + uint64(i), MsgLen: 1_000_000, Offset: off * 700}, []byte{1})
 			}
@@ -370,6 +374,9 @@ func TestHostileMemoryClaims(t *testing.T) {
 			}
 		}
 	})
+	if got := s.Stats().Transport.RPCs; got < 70 {
+		t.Errorf("%d RPCs held after the attack, want the 70 claims: the attack did not hold", got)
+	}
 	checkBudget(t, s)
 	a.checkAmplification(t)
 	if got := s.peers.len(); got > 2 {
@@ -554,5 +561,32 @@ func TestKernelDrops(t *testing.T) {
 	reg.MustRegister(s.Collector())
 	if n, err := testutil.GatherAndCount(reg, "homalb_rx_kernel_drops_total"); err != nil || n != 1 {
 		t.Errorf("/metrics has %d homalb_rx_kernel_drops_total series (%v), want 1", n, err)
+	}
+}
+
+// TestHostileLargeResponse: a response larger than its request goes to a
+// client that proves its address (one BUSY and a probe with the cookie
+// first), and never to an address that does not: a spoofed 100-byte
+// request cannot draw 50 KB.
+func TestHostileLargeResponse(t *testing.T) {
+	s := listen(t, Config{})
+	big := make([]byte, 50_000)
+	go func() { _ = s.Serve(func(m *Message) { _ = m.Reply(big) }) }()
+	c := dial(t, s)
+	for i := range 20 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		resp, err := c.Call(ctx, make([]byte, 100))
+		cancel()
+		if err != nil || len(resp) != len(big) {
+			t.Fatalf("call %d: %d bytes, %v; want the 50,000-byte response", i, len(resp), err)
+		}
+	}
+	a := newAttacker(t, s)
+	for i := range 20 {
+		a.send(wire.Header{Type: wire.TypeData, Sender: 23, MsgID: 1<<40 + uint64(i), MsgLen: 100}, make([]byte, 100))
+	}
+	a.checkAmplification(t)
+	if got := a.byType[wire.TypeData].Load(); got != 0 {
+		t.Errorf("an unproven address received %d DATA packets of responses", got)
 	}
 }

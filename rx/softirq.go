@@ -19,8 +19,12 @@ type softirqWorker struct {
 // txScratch is one thread's scratch space for the packets its protocol
 // work sends.
 type txScratch struct {
-	buf    [MaxDatagram]byte
-	batch  txBatch
+	buf   [MaxDatagram]byte
+	batch txBatch
+	// lazy: packets wait in batch until the owner flushes it (an
+	// application thread before it waits, the client's reader after a
+	// burst), so that replies go out many to a sendmmsg under load.
+	lazy   bool
 	grants grantList
 	ranges [maxResendRanges]span
 }
@@ -157,7 +161,7 @@ func (s *Server) flushGrants(tx *txScratch) {
 		g := &gl.g[i]
 		h := wire.Header{Type: wire.TypeGrant, Flags: g.flags, Sender: g.sender, MsgID: g.id, MsgLen: g.length,
 			GrantOffset: g.offset, Cookie: g.cookie}
-		if s.sender(g.sock, tx, nil).ctlKey(g.to, h, faultKey(g.id, g.offset)) == nil {
+		if s.sender(g.sock, tx, nil).ctlKey(g.to, h, grantFaultKey(g.id, g.offset)) == nil {
 			s.tc.grantsOut.Add(1)
 		}
 		*g = grantOut{}

@@ -79,7 +79,7 @@ const maxBackoff = 6
 // sender returns the packet writer of socket sock with tx's buffer,
 // counting the bytes it sends in ledger (nil: not counted).
 func (s *Server) sender(sock int, tx *txScratch, ledger *uint64) pktSender {
-	return pktSender{x: s.tx[sock], buf: &tx.buf, ledger: ledger, q: &tx.batch}
+	return pktSender{x: s.tx[sock], buf: &tx.buf, ledger: ledger, q: &tx.batch, lazy: tx.lazy}
 }
 
 // rpcSender is the writer of r's packets, charged to r.
@@ -152,9 +152,11 @@ func (s *Server) dataLocked(sh *msgShard, core int, key *msgKey, p *pkt, sock in
 	}
 	r.rxBytes += uint64(wire.HeaderLen) + uint64(n)
 	proven := r.proven(h)
-	if end > r.grantBound() || end > r.unsched && !proven {
+	if h.Offset >= r.grantBound() || h.Offset >= r.unsched && !proven {
 		// Past the grant, or past the unscheduled bytes from a sender that
-		// never read a GRANT: sent blind.
+		// never read a GRANT: sent blind. (A sender cuts its message the
+		// same way every time and sends every segment that starts below
+		// its grant, so the last one may end past it.)
 		s.drop(DropUngranted)
 		return r, nil
 	}
@@ -318,7 +320,7 @@ func (s *Server) onResend(sh *msgShard, key *msgKey, h *wire.Header, sock int, n
 		}
 		ps := s.sender(sock, tx, nil)
 		out := wire.Header{Type: t, Sender: key.sender, MsgID: key.id, MsgLen: h.MsgLen, Cookie: s.cookies.of(key)}
-		if ps.ctlKey(key.from, out, faultKey(key.id, s.tc.stateless.Add(1))^uint64(t)<<56) == nil {
+		if ps.ctlKey(key.from, out, ctlFaultKey(key.id, s.tc.stateless.Add(1), t)) == nil {
 			s.tc.ctlOut[t].Add(1)
 		}
 		return
@@ -343,9 +345,13 @@ func (s *Server) onResend(sh *msgShard, key *msgKey, h *wire.Header, sock int, n
 		s.tc.retransOut.Add(uint64(re))
 		s.tc.dataOut.Add(uint64(re + fresh))
 	case r.state == rpcResponding: // a probe: the client has none of the response
-		re, _ := s.rpcSender(r, tx).retransmit(key.from, r.respHeader(), &r.out, 0, r.out.next, now, resend, &r.xmits)
+		// Send again what was sent, and what waited for this proof of
+		// address (a response larger than its request).
+		ps := s.rpcSender(r, tx)
+		re, _ := ps.retransmit(key.from, r.respHeader(), &r.out, 0, r.out.next, now, resend, &r.xmits)
+		fresh, _ := ps.sendGranted(key.from, r.respHeader(), &r.out, &r.xmits)
 		s.tc.retransOut.Add(uint64(re))
-		s.tc.dataOut.Add(uint64(re))
+		s.tc.dataOut.Add(uint64(re + fresh))
 	case r.state == rpcReceiving && s.askMissing(r, tx) > 0:
 	default:
 		s.busy(r, tx) // with the application, or waiting for our grants

@@ -90,6 +90,7 @@ type pktSender struct {
 	buf    *[MaxDatagram]byte
 	ledger *uint64
 	q      *txBatch // DATA segments go out through it, one sendmmsg per batch (nil: one at a time)
+	lazy   bool     // control packets queue too, and nothing is sent until the owner flushes q
 }
 
 // write sends the k bytes encoded in ps.buf.
@@ -124,7 +125,7 @@ func (ps pktSender) data(to netip.AddrPort, h wire.Header, o *outMsg, from, end 
 
 // flush sends the segments queued in the batch.
 func (ps pktSender) flush() error {
-	if ps.q == nil {
+	if ps.q == nil || ps.lazy {
 		return nil
 	}
 	return ps.q.flush()
@@ -222,11 +223,18 @@ func (ps pktSender) resend(to netip.AddrPort, h wire.Header, o *outMsg, from, en
 // for its message, and with the packet's type makes its fault key.
 func (ps pktSender) ctl(to netip.AddrPort, h wire.Header, xmits *uint32) error {
 	*xmits++
-	return ps.ctlKey(to, h, faultKey(h.MsgID, *xmits)^uint64(h.Type)<<56)
+	return ps.ctlKey(to, h, ctlFaultKey(h.MsgID, *xmits, h.Type))
 }
 
 // ctlKey sends a control packet h under an explicit fault key.
 func (ps pktSender) ctlKey(to netip.AddrPort, h wire.Header, key uint64) error {
+	if ps.lazy && ps.q != nil && ps.x.faults == nil {
+		k, err := ps.q.queue(ps.x, to, h, nil)
+		if ps.ledger != nil {
+			*ps.ledger += uint64(k)
+		}
+		return err
+	}
 	k, err := wire.Encode(ps.buf[:], h, nil)
 	if err != nil {
 		return err

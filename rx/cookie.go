@@ -11,8 +11,8 @@ import (
 // to its address, so a packet that carries it comes from someone who reads
 // that address: the server then trusts the RPC's sender with replies
 // larger than what it sent (see the threat model in doc.go). maphash is
-// keyed and not invertible from its outputs the way mix64 is, which is
-// what a sender that sees its own cookies must not be able to exploit.
+// keyed and not invertible from its outputs, which is what a sender that
+// sees its own cookies must not be able to exploit.
 type cookieJar struct{ seed maphash.Seed }
 
 func newCookieJar() cookieJar { return cookieJar{seed: maphash.MakeSeed()} }

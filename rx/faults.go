@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/netip"
 	"runtime/pprof"
 	"sync"
@@ -81,7 +82,8 @@ type FaultStats struct {
 // number of packets sent for it before (so a retransmission has a fresh
 // fate).
 func faultKey(id uint64, xmits uint32) uint64 {
-	return mix64(id ^ uint64(xmits)<<44 ^ uint64(xmits)>>20)
+	p := rand.NewPCG(id, uint64(xmits))
+	return p.Uint64()
 }
 
 // ctlFaultKey is the fault key of a control packet of type t, the n-th
@@ -179,7 +181,14 @@ func newFaultLine(x *xmitter, f Faults, role string) *faultLine {
 
 // uniform returns the i-th 53-bit uniform of a packet's decisions.
 func (l *faultLine) uniform(key uint64, i uint64) uint64 {
-	return mix64(l.f.Seed^key^i*0x9e3779b97f4a7c15) >> 11
+	// A PCG stream per (seed, packet), drawn i+1 times: reproducible for a
+	// seed, independent between packets and between decisions.
+	p := rand.NewPCG(l.f.Seed, key)
+	v := p.Uint64()
+	for ; i > 0; i-- {
+		v = p.Uint64()
+	}
+	return v >> 11
 }
 
 func (l *faultLine) write(b []byte, to netip.AddrPort, key uint64) error {

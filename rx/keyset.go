@@ -1,11 +1,16 @@
 package rx
 
+import "hash/maphash"
+
 // keySet is a bounded set of message keys: the RPCs that ended recently,
 // so that their late duplicates are recognised. When full, the oldest key
 // is forgotten. Open addressing with linear probing over a table twice the
 // capacity, and a ring of keys in insertion order; it does not allocate
 // after init. Guarded by its shard's lock.
 type keySet struct {
+	// seed keys the table's hash: the keys are the sender's choice, so an
+	// unkeyed hash would let a sender aim them all at one probe chain.
+	seed  maphash.Seed
 	slots []keySlot
 	ring  []msgKey
 	head  int
@@ -19,6 +24,7 @@ type keySlot struct {
 }
 
 func (s *keySet) init(capacity int) {
+	s.seed = maphash.MakeSeed()
 	capacity = max(capacity, 1)
 	size := 1
 	for size < 2*capacity {
@@ -29,15 +35,10 @@ func (s *keySet) init(capacity int) {
 	s.mask = uint64(size - 1)
 }
 
-func hashKey(k *msgKey) uint64 {
-	a := k.from.Addr().As16()
-	h := uint64(a[8])<<56 | uint64(a[9])<<48 | uint64(a[10])<<40 | uint64(a[11])<<32 |
-		uint64(a[12])<<24 | uint64(a[13])<<16 | uint64(a[14])<<8 | uint64(a[15])
-	return mix64(h ^ uint64(k.from.Port())<<32 ^ mix64(k.sender^mix64(k.id)))
-}
+func (s *keySet) hash(k *msgKey) uint64 { return maphash.Comparable(s.seed, *k) }
 
 func (s *keySet) find(k *msgKey) (int, bool) {
-	i := hashKey(k) & s.mask
+	i := s.hash(k) & s.mask
 	for {
 		sl := &s.slots[i]
 		if !sl.used {
@@ -88,7 +89,7 @@ func (s *keySet) del(k *msgKey) {
 			if !sl.used {
 				return
 			}
-			home := hashKey(&sl.key) & s.mask
+			home := s.hash(&sl.key) & s.mask
 			// Move sl back to j unless its home lies cyclically in (j, next].
 			if (next > j && (home <= j || home > next)) || (next < j && home <= j && home > next) {
 				s.slots[j] = *sl

@@ -1,6 +1,7 @@
 package rx
 
 import (
+	"hash/maphash"
 	"net/netip"
 	"sync"
 
@@ -30,10 +31,12 @@ type msgShard struct {
 // msgTable holds the server's RPCs. Any SoftIRQ thread may add to any
 // request (Gen2 and Gen3 spread one message's batches over cores).
 type msgTable struct {
+	seed   maphash.Seed // keys the shard choice (see keySet.seed)
 	shards [msgShards]msgShard
 }
 
 func (t *msgTable) init(completedCap int) {
+	t.seed = maphash.MakeSeed()
 	for i := range t.shards {
 		t.shards[i].m = make(map[msgKey]*srvRPC)
 		t.shards[i].done.init(completedCap / msgShards)
@@ -41,8 +44,7 @@ func (t *msgTable) init(completedCap int) {
 }
 
 func (t *msgTable) shard(k *msgKey) *msgShard {
-	h := mix64(k.sender ^ mix64(k.id^uint64(k.from.Port())<<48))
-	return &t.shards[h%msgShards]
+	return &t.shards[maphash.Comparable(t.seed, *k)%msgShards]
 }
 
 // put adds r under the shard's lock.

@@ -1,6 +1,7 @@
 package rx
 
 import (
+	"hash/maphash"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,7 @@ const peerShards = 16
 
 // peerTable holds the peers with RPCs in progress.
 type peerTable struct {
+	seed   maphash.Seed // keys the shard choice (see keySet.seed)
 	limit  int64
 	shards [peerShards]peerShard
 }
@@ -41,6 +43,7 @@ type peerShard struct {
 }
 
 func (t *peerTable) init(limit int64) {
+	t.seed = maphash.MakeSeed()
 	t.limit = limit
 	for i := range t.shards {
 		t.shards[i].m = make(map[netip.Addr]*peerAcct)
@@ -48,10 +51,7 @@ func (t *peerTable) init(limit int64) {
 }
 
 func (t *peerTable) shard(a netip.Addr) *peerShard {
-	b := a.As16()
-	lo := uint64(b[8])<<56 | uint64(b[9])<<48 | uint64(b[10])<<40 | uint64(b[11])<<32 |
-		uint64(b[12])<<24 | uint64(b[13])<<16 | uint64(b[14])<<8 | uint64(b[15])
-	return &t.shards[mix64(lo)%peerShards]
+	return &t.shards[maphash.Comparable(t.seed, a)%peerShards]
 }
 
 // acquire returns a's record, held until release.

@@ -29,7 +29,8 @@ type serveFlags struct {
 	addr, policy, groups      string
 	gro, softirq, app         []int
 	threads, cores, maxGRO    int
-	pollUs, busyUs, groBusyUs int
+	poll, busy    time.Duration
+	groBusy       string // a duration, or "deployed"
 	maxMsg, queue             int
 	maxInflight, maxPeer      int64
 	timeout, duration         time.Duration
@@ -76,9 +77,9 @@ func (f *serveFlags) registerLayout(fl *pflag.FlagSet) {
 	fl.IntVar(&f.cores, "cores", 0, "logical cores (0: one more than the largest core named)")
 	fl.StringVar(&f.groups, "gen3-groups", "", `gen3 layout "GRO:C1,C2;GRO:C1,…" (overrides --softirq-cores)`)
 	fl.IntVar(&f.maxGRO, "max-gro", rx.DefaultMaxGRO, "packets per GRO batch (max_gro_skbs)")
-	fl.IntVar(&f.pollUs, "poll-us", int(rx.DefaultPoll/time.Microsecond), "µs an application thread polls before sleeping (0: none)")
-	fl.IntVar(&f.busyUs, "busy-us", int(balance.DefaultBusyNs/1000), "busy window of gen2, gen3 and the thread chooser, µs")
-	fl.IntVar(&f.groBusyUs, "gro-busy-us", -1, "GRO busy window, µs (-1: as the policy is deployed: gen2 0, gen3 2, others 5)")
+	fl.DurationVar(&f.poll, "poll", rx.DefaultPoll, "how long an application thread polls before sleeping (0: never)")
+	fl.DurationVar(&f.busy, "busy", time.Duration(balance.DefaultBusyNs), "busy window of gen2, gen3 and the thread chooser")
+	fl.StringVar(&f.groBusy, "gro-busy", "deployed", `GRO busy window: a duration, or "deployed" for the policy's (gen2 0, gen3 2µs, others 5µs)`)
 	fl.BoolVar(&f.noBypass, "no-bypass", false, "disable the short-message and grant bypasses")
 	fl.BoolVar(&f.noSameCore, "no-same-core", false, "steer batches of one packet too (no SAME_CORE)")
 	fl.BoolVar(&f.noPin, "no-pin", false, "do not pin threads to CPUs")
@@ -138,8 +139,16 @@ Logical cores are mapped onto this host's CPUs round-robin, so a 4- or
 // config turns the flags into an rx configuration; errors are bad input.
 func (f *serveFlags) config(logf func(string, ...any)) (rx.Config, error) {
 	opts := balance.DefaultOptions()
-	if f.busyUs < 0 || f.groBusyUs < -1 || f.pollUs < 0 {
-		return rx.Config{}, errors.New("serve: --busy-us and --poll-us must not be negative, --gro-busy-us not below -1 (as deployed)")
+	if f.busy < 0 || f.poll < 0 {
+		return rx.Config{}, errors.New("serve: --busy and --poll must not be negative")
+	}
+	groBusy := balance.GROBusyAsDeployed
+	if f.groBusy != "deployed" {
+		d, err := time.ParseDuration(f.groBusy)
+		if err != nil || d < 0 {
+			return rx.Config{}, fmt.Errorf("serve: --gro-busy %q: want a duration such as 2us, or deployed", f.groBusy)
+		}
+		groBusy = int64(d)
 	}
 	if f.duration < 0 {
 		return rx.Config{}, errors.New("serve: --duration must not be negative")
@@ -150,11 +159,8 @@ func (f *serveFlags) config(logf func(string, ...any)) (rx.Config, error) {
 	if f.unsched <= 0 || f.overcommit <= 0 || f.resend <= 0 {
 		return rx.Config{}, errors.New("serve: --unsched-bytes, --max-overcommit and --resend-interval must be positive")
 	}
-	opts.BusyNs = int64(f.busyUs) * 1000
-	opts.GROBusyNs = int64(f.groBusyUs) * 1000
-	if f.groBusyUs < 0 {
-		opts.GROBusyNs = balance.GROBusyAsDeployed
-	}
+	opts.BusyNs = int64(f.busy)
+	opts.GROBusyNs = groBusy
 	if f.noBypass {
 		opts.ShortBypass, opts.GrantBypass = false, false
 	}
@@ -168,7 +174,7 @@ func (f *serveFlags) config(logf func(string, ...any)) (rx.Config, error) {
 		}
 		opts.Gen3Groups = g
 	}
-	poll := time.Duration(f.pollUs) * time.Microsecond
+	poll := f.poll
 	if poll == 0 {
 		poll = -1
 	}

@@ -30,7 +30,10 @@ func TestServeBadFlags(t *testing.T) {
 		{"serve", "--softirq-cores", "0"}, // gen3 group overlapping its GRO core
 		{"serve", "--policy", "gen3", "--gen3-groups", "0:"},
 		{"serve", "--policy", "gen3", "--gen3-groups", "0:5", "--cores", "2"},
-		{"serve", "--poll-us", "-1"},
+		{"serve", "--poll", "-1us"},
+		{"serve", "--gro-busy", "soon"},
+		{"serve", "--gro-busy", "-2us"},
+		{"serve", "--poll-us", "50"}, // the old µs flags are gone: one spelling of time
 		{"serve", "--max-gro", "1000"},
 		{"serve", "--gro-cores", "0,0"},
 		{"serve", "--duration", "-1s"},

@@ -26,21 +26,21 @@ import (
 // serveFlags are the flags of homalb serve; bench shares the layout and
 // transport ones.
 type serveFlags struct {
-	addr, policy, groups      string
-	gro, softirq, app         []int
-	threads, cores, maxGRO    int
-	poll, busy    time.Duration
-	groBusy       string // a duration, or "deployed"
-	maxMsg, queue             int
-	maxInflight, maxPeer      int64
-	timeout, duration         time.Duration
-	shedDelay                 time.Duration
-	noPin, noPrio             bool
-	noBypass, noSameCore      bool
-	unsched, overcommit       int
-	resend                    time.Duration
-	metrics                   string
-	faults                    faultFlags
+	addr, policy, groups   string
+	gro, softirq, app      []int
+	threads, cores, maxGRO int
+	poll, busy             time.Duration
+	groBusy                string // a duration, or "deployed"
+	maxMsg, queue          int
+	maxInflight, maxPeer   int64
+	timeout, duration      time.Duration
+	shedDelay              time.Duration
+	noPin, noPrio          bool
+	noBypass, noSameCore   bool
+	unsched, overcommit    int
+	resend                 time.Duration
+	metrics                string
+	faults                 faultFlags
 }
 
 // faultFlags are the fault injection flags of serve, load and bench.

@@ -332,69 +332,52 @@ func (s *grantSched) granted(g *grantee) uint32 {
 	return g.granted
 }
 
-// Heap helpers, written out for the two element types so that nothing is
-// boxed: the scheduler runs in SoftIRQ for every scheduled packet batch.
+// The scheduler's two heaps (a peer's messages, and the peers) share one
+// indexed binary heap: each element records its index, so that remove and
+// fix are O(log n). The element types are pointers, so nothing is boxed;
+// the scheduler runs in SoftIRQ for every scheduled packet batch.
 
-func msgUp(h []*grantee, i int) {
+func setHidx(g *grantee, i int)   { g.hidx = i }
+func setPidx(p *grantPeer, i int) { p.pidx = i }
+
+func msgUp(h []*grantee, i int)  { heapUp(h, i, lessGrantee, setHidx) }
+func msgFix(h []*grantee, i int) { heapFix(h, i, lessGrantee, setHidx) }
+
+func (s *grantSched) peerUp(i int)  { heapUp(s.peers, i, lessPeer, setPidx) }
+func (s *grantSched) peerFix(i int) { heapFix(s.peers, i, lessPeer, setPidx) }
+
+// heapUp moves h[i] up to its place in the min-heap ordered by less;
+// setIdx records an element's new index.
+func heapUp[E any](h []E, i int, less func(a, b E) bool, setIdx func(E, int)) {
 	for i > 0 {
 		p := (i - 1) / 2
-		if !lessGrantee(h[i], h[p]) {
+		if !less(h[i], h[p]) {
 			return
 		}
 		h[i], h[p] = h[p], h[i]
-		h[i].hidx, h[p].hidx = i, p
+		setIdx(h[i], i)
+		setIdx(h[p], p)
 		i = p
 	}
 }
 
-func msgFix(h []*grantee, i int) {
-	msgUp(h, i)
+// heapFix restores the heap after h[i] changed, in either direction.
+func heapFix[E any](h []E, i int, less func(a, b E) bool, setIdx func(E, int)) {
+	heapUp(h, i, less, setIdx)
 	for {
 		l, best := 2*i+1, i
-		if l < len(h) && lessGrantee(h[l], h[best]) {
+		if l < len(h) && less(h[l], h[best]) {
 			best = l
 		}
-		if r := l + 1; r < len(h) && lessGrantee(h[r], h[best]) {
+		if r := l + 1; r < len(h) && less(h[r], h[best]) {
 			best = r
 		}
 		if best == i {
 			return
 		}
 		h[i], h[best] = h[best], h[i]
-		h[i].hidx, h[best].hidx = i, best
-		i = best
-	}
-}
-
-func (s *grantSched) peerUp(i int) {
-	h := s.peers
-	for i > 0 {
-		p := (i - 1) / 2
-		if !lessPeer(h[i], h[p]) {
-			return
-		}
-		h[i], h[p] = h[p], h[i]
-		h[i].pidx, h[p].pidx = i, p
-		i = p
-	}
-}
-
-func (s *grantSched) peerFix(i int) {
-	s.peerUp(i)
-	h := s.peers
-	for {
-		l, best := 2*i+1, i
-		if l < len(h) && lessPeer(h[l], h[best]) {
-			best = l
-		}
-		if r := l + 1; r < len(h) && lessPeer(h[r], h[best]) {
-			best = r
-		}
-		if best == i {
-			return
-		}
-		h[i], h[best] = h[best], h[i]
-		h[i].pidx, h[best].pidx = i, best
+		setIdx(h[i], i)
+		setIdx(h[best], best)
 		i = best
 	}
 }

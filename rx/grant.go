@@ -193,17 +193,7 @@ func (s *grantSched) unlink(g *grantee) bool {
 	if p == nil {
 		return false
 	}
-	last := len(p.msgs) - 1
-	i := g.hidx
-	if i != last {
-		p.msgs[i] = p.msgs[last]
-		p.msgs[i].hidx = i
-	}
-	p.msgs[last] = nil
-	p.msgs = p.msgs[:last]
-	if i != last {
-		msgFix(p.msgs, i)
-	}
+	p.msgs = heapRemove(p.msgs, g.hidx, lessGrantee, setHidx)
 	g.gp = nil
 	s.n--
 	if len(p.msgs) > 0 {
@@ -211,16 +201,7 @@ func (s *grantSched) unlink(g *grantee) bool {
 		return true
 	}
 	// The peer has nothing waiting: out of the heap and the map.
-	j, lastP := p.pidx, len(s.peers)-1
-	if j != lastP {
-		s.peers[j] = s.peers[lastP]
-		s.peers[j].pidx = j
-	}
-	s.peers[lastP] = nil
-	s.peers = s.peers[:lastP]
-	if j != lastP {
-		s.peerFix(j)
-	}
+	s.peers = heapRemove(s.peers, p.pidx, lessPeer, setPidx)
 	delete(s.byKey, p.key)
 	p.key = peerKey{}
 	if len(s.free) < 1024 {
@@ -359,6 +340,23 @@ func heapUp[E any](h []E, i int, less func(a, b E) bool, setIdx func(E, int)) {
 		setIdx(h[p], p)
 		i = p
 	}
+}
+
+// heapRemove takes h[i] out of the heap and returns the shorter heap; the
+// last element fills the hole and moves to its place.
+func heapRemove[E any](h []E, i int, less func(a, b E) bool, setIdx func(E, int)) []E {
+	last := len(h) - 1
+	if i != last {
+		h[i] = h[last]
+		setIdx(h[i], i)
+	}
+	var zero E
+	h[last] = zero // no stale pointer past the end
+	h = h[:last]
+	if i != last {
+		heapFix(h, i, less, setIdx)
+	}
+	return h
 }
 
 // heapFix restores the heap after h[i] changed, in either direction.

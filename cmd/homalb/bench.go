@@ -108,11 +108,7 @@ the server: on a small host its work shows in the results.
 			}
 			if htmlOut != "" {
 				title := fmt.Sprintf("homalb bench: %s at %.0f RPC/s on loopback", lf.workload, lcfg.Rate)
-				if err := writeOutput(htmlOut, out, func(w io.Writer) error {
-					rs, err := report.Results(ok)
-					if err != nil {
-						return err
-					}
+				if err := writeReport(htmlOut, out, ok, func(w io.Writer, rs []*report.Result) error {
 					return report.WriteHTML(w, rs, report.Options{Title: title})
 				}); err != nil {
 					return fmt.Errorf("bench: %w", err)

@@ -100,13 +100,7 @@ the intervals separate. (For more, use 'homalb sweep'.)`,
 				}
 			}
 			if csvOut != "" {
-				if err := writeOutput(csvOut, out, func(w io.Writer) error {
-					rs, err := report.Results(ok)
-					if err != nil {
-						return err
-					}
-					return report.WriteCSV(w, rs)
-				}); err != nil {
+				if err := writeReport(csvOut, out, ok, report.WriteCSV); err != nil {
 					return err
 				}
 			}
@@ -118,11 +112,7 @@ the intervals separate. (For more, use 'homalb sweep'.)`,
 						first = append(first, r)
 					}
 				}
-				if err := writeOutput(htmlOut, out, func(w io.Writer) error {
-					rs, err := report.Results(first)
-					if err != nil {
-						return err
-					}
+				if err := writeReport(htmlOut, out, first, func(w io.Writer, rs []*report.Result) error {
 					return report.WriteHTML(w, rs, report.Options{Title: title, Policies: chartPolicies})
 				}); err != nil {
 					return err

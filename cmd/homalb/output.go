@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/homalb/homalb/report"
 	"io"
 	"io/fs"
 	"os"
@@ -70,6 +71,19 @@ func writeJSON(path string, w io.Writer, v any) error {
 	return writeOutput(path, w, func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
+	})
+}
+
+// writeReport converts v (runs of the simulator or of the real pipeline)
+// to report results and writes them with write to path ("-" for w), through
+// writeOutput: the one way sim, compare and bench write CSV and HTML.
+func writeReport(path string, w io.Writer, v any, write func(io.Writer, []*report.Result) error) error {
+	return writeOutput(path, w, func(w io.Writer) error {
+		rs, err := report.Results(v)
+		if err != nil {
+			return err
+		}
+		return write(w, rs)
 	})
 }
 

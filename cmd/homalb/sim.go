@@ -58,13 +58,7 @@ then the flags, then each --set key=value. --print-config shows every key.`,
 				}
 			}
 			if csvOut != "" {
-				if err := writeOutput(csvOut, out, func(w io.Writer) error {
-					rs, err := report.Results(res)
-					if err != nil {
-						return err
-					}
-					return report.WriteCSV(w, rs)
-				}); err != nil {
+				if err := writeReport(csvOut, out, res, report.WriteCSV); err != nil {
 					return err
 				}
 			}

@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/homalb/homalb/report"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/homalb/homalb/report"
 )
 
 // Every file a command writes goes through writeOutput, and every output

@@ -3,6 +3,7 @@ package validate
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/homalb/homalb/sim"
 )
@@ -135,7 +136,7 @@ func timeline(Mode) ([]Check, error) {
 		return nil, err
 	}
 	c := Check{Name: "unloaded one-packet receive", Source: "perf#32, perf#33",
-		Scenario:  "xl170, 100 B messages 1 ms apart, SoftIRQ on the next core (" + join(kv) + ")",
+		Scenario:  "xl170, 100 B messages 1 ms apart, SoftIRQ on the next core (" + strings.Join(kv, ", ") + ")",
 		Published: "2.85–3.3 in all", Tolerance: "±15%", Unit: "µs"}
 	return []Check{within(c, ns/1000, 2.85*0.85, 3.3*1.15)}, nil
 }
@@ -239,15 +240,4 @@ func MD1Config(rho float64, durationMs int64) sim.Config {
 	c.Load = rho / 1000
 	c.WarmupNs, c.DurationNs, c.DrainNs = 1e6, durationMs*1e6, 1e6
 	return c
-}
-
-func join(kv []string) string {
-	s := ""
-	for i, x := range kv {
-		if i > 0 {
-			s += ", "
-		}
-		s += x
-	}
-	return s
 }

@@ -276,7 +276,7 @@ func (c *Config) Validate() error {
 func (c *Config) balanceOptions() (balance.Options, error) {
 	o := balance.DefaultOptions()
 	o.BusyNs = c.Balance.BusyNs
-	o.GROBusyNs = c.groBusyNs()
+	o.GROBusyNs = c.Balance.GROBusyNs // −1 is balance.GROBusyAsDeployed: the policy resolves it
 	o.ShortBypass = c.Balance.ShortBypass
 	o.GrantBypass = c.Balance.FastGrants
 	o.SameCoreSingle = c.Balance.SameCore
@@ -320,21 +320,6 @@ func (c *Config) Deployment() (balance.Deployment, error) {
 		o.GROBusyNs = c.Balance.GROBusyNs
 	}
 	return balance.Deploy(c.Policy, c.Host.Cores, o)
-}
-
-// groBusyNs resolves gro_busy_ns: −1 means the policy's deployment.
-func (c *Config) groBusyNs() int64 {
-	if c.Balance.GROBusyNs >= 0 {
-		return c.Balance.GROBusyNs
-	}
-	d, _ := c.Deployment() // checked by Validate
-	return d.GROBusyNs
-}
-
-// groCores returns the cores that serve NIC channels.
-func (c *Config) groCores() ([]int, error) {
-	d, err := c.Deployment()
-	return d.GROCores, err
 }
 
 func yamlName(f reflect.StructField) string {

@@ -94,14 +94,15 @@ func newHost(cfg Config) (*host, error) {
 	if err != nil {
 		return nil, err
 	}
-	gro, err := cfg.groCores()
+	dep, err := cfg.Deployment()
 	if err != nil {
 		return nil, err
 	}
+	gro := dep.GROCores
 	// Record the deployment's choices in the result's config, so that it
 	// reruns the same way whatever the defaults become.
 	cfg.Host.GROCores = gro
-	cfg.Balance.GROBusyNs = cfg.groBusyNs()
+	cfg.Balance.GROBusyNs = dep.GROBusyNs
 	n := cfg.Host.Cores
 	h = &host{
 		cfg: cfg, bal: bal, tab: tab, dist: dist,

@@ -25,9 +25,10 @@ type Message struct {
 	Data []byte
 
 	srv     *Server
-	buf     *[]byte // the bytes received so far; Data once complete
-	charged int64   // bytes of buf charged to the in-flight budget
-	replied bool    // Reply was called
+	buf     *[]byte    // the bytes received so far; Data once complete
+	charged int64      // bytes of buf charged to the in-flight budget
+	replied bool       // Reply was called
+	tx      *txScratch // the taking thread's lazy send scratch; nil: a pooled one, flushed at once
 	asm     assembly
 	sock    int    // socket that received it, and sends the reply
 	core    int    // core of the thread that took it; −1 before
@@ -72,19 +73,25 @@ func (m *Message) Release() {
 		return
 	}
 	if !m.replied {
-		s.endUnanswered(msgKey{from: m.From, sender: m.Sender, id: m.ID})
+		s.endUnanswered(msgKey{from: m.From, sender: m.Sender, id: m.ID}, m.tx)
 	}
 	s.free(m)
 }
 
 // endUnanswered ends the RPC of a request released without a response.
-func (s *Server) endUnanswered(k msgKey) {
+func (s *Server) endUnanswered(k msgKey, tx *txScratch) {
 	sh := s.msgs.shard(&k)
-	tx := txScratchPool.Get().(*txScratch)
-	defer txScratchPool.Put(tx)
+	if tx == nil {
+		tx = txScratchPool.Get().(*txScratch)
+		defer txScratchPool.Put(tx)
+	}
 	sh.mu.Lock()
 	if r := sh.m[k]; r != nil && r.state == rpcProcessing {
-		if s.rpcSender(r, tx).ctl(k.from, r.ctlHeader(wire.TypeAck, 0, 0), &r.xmits) == nil {
+		h := r.ctlHeader(wire.TypeAck, 0, 0)
+		if tx.lazy && s.tx[r.sock].faults == nil { // faults decide packet by packet
+			s.ackLater(tx, r.sock, k.from, h)
+			s.tc.ctlOut[wire.TypeAck].Add(1)
+		} else if s.rpcSender(r, tx).ctl(k.from, h, &r.xmits) == nil {
 			s.tc.ctlOut[wire.TypeAck].Add(1)
 		}
 		s.endLocked(sh, r, true, tx)
@@ -234,11 +241,24 @@ func (a *appState) close(s *Server) {
 // wait returns the next message for w's thread: a queued one, else one
 // delivered while it polls (Poll, marking its core app-active at each
 // iteration), else one delivered while it sleeps. ctx (may be nil) and
-// Close end the wait.
-func (s *Server) wait(ctx context.Context, w *waiter) (*Message, error) {
+// Close end the wait. tx is the thread's lazy send scratch (nil: none):
+// what the thread queued there goes out before it polls, so that under
+// load the replies of many messages leave in one sendmmsg, and at once
+// when the thread runs out of work.
+func (s *Server) wait(ctx context.Context, w *waiter, tx *txScratch) (*Message, error) {
 	now := s.clock()
 	s.tab.AppActive(w.core, now) // receive entry
 	a := &s.app
+	a.mu.Lock()
+	if m := a.popLocked(); m != nil {
+		a.mu.Unlock()
+		return s.take(m, w.core, now), nil
+	}
+	a.mu.Unlock()
+	if tx != nil && (tx.batch.n > 0 || tx.acks.n > 0) {
+		s.flushApp(tx)
+		now = s.clock()
+	}
 	a.mu.Lock()
 	if m := a.popLocked(); m != nil {
 		a.mu.Unlock()
@@ -351,15 +371,23 @@ func (s *Server) Serve(h Handler) error {
 }
 
 // runApp is an application thread's loop.
+//
+// The thread sends through a lazy scratch of its own: its replies and
+// ACKs queue there (ACKs gathered per client, see ackBatch) and leave in
+// one sendmmsg when the batch fills or the thread finds no message
+// waiting (see wait).
 func (s *Server) runApp(core int, h Handler) {
 	w := newWaiter(core)
+	tx := &txScratch{lazy: true}
+	defer s.flushApp(tx)
 	cnt := &s.counters[core]
 	for {
-		m, err := s.wait(context.Background(), w)
+		m, err := s.wait(context.Background(), w, tx)
 		if err != nil {
 			return
 		}
 		t0 := s.clock()
+		m.tx = tx
 		h(m)
 		m.Release()
 		cnt.appNs.Add(s.clock() - t0)
@@ -376,7 +404,7 @@ func (s *Server) Receive(ctx context.Context) (*Message, error) {
 	}
 	w := waiterPool.Get().(*waiter)
 	w.core = s.callerCore()
-	m, err := s.wait(ctx, w)
+	m, err := s.wait(ctx, w, nil)
 	waiterPool.Put(w)
 	return m, err
 }
@@ -418,8 +446,11 @@ func (s *Server) reply(m *Message, data []byte) error {
 	copy(*buf, data)
 	k := msgKey{from: m.From, sender: m.Sender, id: m.ID}
 	sh := s.msgs.shard(&k)
-	tx := txScratchPool.Get().(*txScratch)
-	defer txScratchPool.Put(tx)
+	tx := m.tx
+	if tx == nil {
+		tx = txScratchPool.Get().(*txScratch)
+		defer txScratchPool.Put(tx)
+	}
 	sh.mu.Lock()
 	r := sh.m[k]
 	if r == nil || r.state != rpcProcessing {

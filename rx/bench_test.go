@@ -74,8 +74,13 @@ func BenchmarkPipeline(b *testing.B) {
 func roundPackets(granted int) int { return min(4000, granted/3000) }
 
 // sendRound queues messages of size from benchClients sockets until about
-// packets packets are sent; it returns the messages and packets sent.
-func sendRound(b *testing.B, addr string, size, packets int) (msgs, pkts int) {
+// packets packets are sent; it returns the messages and packets sent, and
+// closes the sockets when the round ends (b.Cleanup of the caller's round
+// is too late: the sockets stay open while the receivers drain, so that
+// the server's ACKs reach a socket, as they would reach a live client,
+// rather than a closed port whose ICMP errors the kernel would charge to
+// the server's sends).
+func sendRound(b *testing.B, addr string, size, packets int) (msgs, pkts int, closeFn func()) {
 	per := (size + MaxPayload - 1) / MaxPayload
 	total := max(packets/per, 1)
 	var conns []*net.UDPConn
@@ -92,10 +97,11 @@ func sendRound(b *testing.B, addr string, size, packets int) (msgs, pkts int) {
 	for i := range total {
 		blast(b, conns[i%benchClients], 1, 1<<40+uint64(i), msg)
 	}
-	for _, c := range conns {
-		_ = c.Close()
+	return total, total * per, func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
 	}
-	return total, total * per
 }
 
 // pipelineRound runs one fill-and-drain round through a fresh server and
@@ -114,7 +120,8 @@ func pipelineRound(b *testing.B, cfg Config, size int, g2s, s2a *hdr.Histogram) 
 		b.Fatal(err)
 	}
 	granted, _ := setSocketBuffers(s.conns[0], benchSocketBuffer)
-	msgs, sent := sendRound(b, s.addr.String(), size, roundPackets(granted)/len(s.gros))
+	msgs, sent, closeClients := sendRound(b, s.addr.String(), size, roundPackets(granted)/len(s.gros))
+	defer closeClients()
 	var got atomic.Int64
 	var last atomic.Int64
 	done := make(chan struct{})
@@ -169,7 +176,8 @@ func baselineRound(b *testing.B, size int) (ns, pkts, bytes int64) {
 	}
 	defer conn.Close()
 	granted, _ := setSocketBuffers(conn, benchSocketBuffer)
-	_, sent := sendRound(b, conn.LocalAddr().String(), size, roundPackets(granted))
+	_, sent, closeClients := sendRound(b, conn.LocalAddr().String(), size, roundPackets(granted))
+	defer closeClients()
 	rd, err := newBatchReader(conn, DefaultReadBurst)
 	if err != nil {
 		b.Fatal(err)

@@ -146,14 +146,37 @@ func (c *Client) packet(b []byte, now int64, tx *txScratch) {
 		c.ctr.retrans.Add(uint64(n))
 		c.ctr.dataOut.Add(uint64(n))
 	case wire.TypeAck:
-		if cl.oneWay {
-			c.finishLocked(sh, cl, nil, nil, false, tx)
-		} else {
-			c.finishLocked(sh, cl, nil, c.callError(cl, ErrNoResponse), false, tx)
-		}
+		c.ackedLocked(sh, cl, tx)
 	}
 	sh.mu.Unlock()
+	if h.Type == wire.TypeAck {
+		c.moreAcked(payload, tx)
+	}
 	c.flushGrants(tx)
+}
+
+// ackedLocked ends call cl, which the server acknowledged without a
+// response: a Send completes, a Call fails with ErrNoResponse.
+func (c *Client) ackedLocked(sh *callShard, cl *clientCall, tx *txScratch) {
+	if cl.oneWay {
+		c.finishLocked(sh, cl, nil, nil, false, tx)
+	} else {
+		c.finishLocked(sh, cl, nil, c.callError(cl, ErrNoResponse), false, tx)
+	}
+}
+
+// moreAcked ends the calls listed in an ACK's payload (a server gathers
+// the ACKs it owes a client); IDs of calls that ended already are ignored.
+func (c *Client) moreAcked(payload []byte, tx *txScratch) {
+	for i := range wire.AckIDs(payload) {
+		id := wire.AckID(payload, i)
+		sh := c.shard(id)
+		sh.mu.Lock()
+		if cl := sh.m[id]; cl != nil {
+			c.ackedLocked(sh, cl, tx)
+		}
+		sh.mu.Unlock()
+	}
 }
 
 // dataLocked adds a packet of cl's response.

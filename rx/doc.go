@@ -77,6 +77,13 @@
 //     message. A message is never delivered twice, nor corrupt: segments are
 //     checked against the bytes already received, and a request reaches the
 //     application once.
+//   - A request the application takes without responding is ended by an
+//     ACK from the server. An application thread gathers the ACKs it owes
+//     one client endpoint into one datagram (its payload lists up to 63
+//     more message IDs, ackbatch.go), and queues its replies: both go out
+//     in one sendmmsg when its batch fills or it finds no message waiting.
+//     A gathered ACK is smaller than the requests it ends and goes to the
+//     address they came from.
 //   - A call that cannot complete by its deadline fails with ErrTimeout,
 //     saying how far it got; the client frees its memory and tells the
 //     server, which frees its own (and, if that ACK is lost, when

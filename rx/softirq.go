@@ -27,6 +27,7 @@ type txScratch struct {
 	lazy   bool
 	grants grantList
 	ranges [maxResendRanges]span
+	acks   ackBatch // lazy scratch of an application thread only
 }
 
 var txScratchPool = sync.Pool{New: func() any { return new(txScratch) }}

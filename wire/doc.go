@@ -42,7 +42,9 @@
 //	         keepalive for a response the client has not acknowledged.
 //	ACK      the RPC ended: from a client, it has the response (or gave
 //	         up); from a server, the application took a request without
-//	         responding.
+//	         responding. Its payload, if any, lists more message IDs of
+//	         the same Sender that ended too, AckIDLen bytes each
+//	         (big-endian): one ACK ends many RPCs of one client.
 //
 // Every packet a server sends about an RPC carries the RPC's Cookie; a
 // client copies the latest cookie it received for a call into the packets

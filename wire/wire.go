@@ -113,6 +113,23 @@ type Header struct {
 	Cookie uint64
 }
 
+// AckIDLen is the size of one more message ID in an ACK's payload.
+const AckIDLen = 8
+
+// AppendAckID appends id to the payload of an ACK.
+func AppendAckID(payload []byte, id uint64) []byte {
+	return binary.BigEndian.AppendUint64(payload, id)
+}
+
+// AckIDs returns how many more message IDs the payload of a decoded ACK
+// lists; AckID returns the i-th.
+func AckIDs(payload []byte) int { return len(payload) / AckIDLen }
+
+// AckID returns the i-th message ID listed in the payload of an ACK.
+func AckID(payload []byte, i int) uint64 {
+	return binary.BigEndian.Uint64(payload[i*AckIDLen:])
+}
+
 // Whole reports whether h is a DATA packet that carries its whole message.
 func (h *Header) Whole() bool {
 	return h.Type == TypeData && h.Offset == 0 && uint32(h.PayloadLen) == h.MsgLen
@@ -162,6 +179,10 @@ func (h *Header) Validate() error {
 		}
 	case TypeResend:
 		if h.Offset > h.GrantOffset || h.GrantOffset > h.MsgLen {
+			return ErrRange
+		}
+	case TypeAck:
+		if h.PayloadLen%AckIDLen != 0 || h.Offset > h.MsgLen || h.GrantOffset > h.MsgLen {
 			return ErrRange
 		}
 	default:

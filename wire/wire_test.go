@@ -147,6 +147,31 @@ func TestControl(t *testing.T) {
 	}
 }
 
+// TestAckIDs: an ACK lists more message IDs in its payload, whole IDs only.
+func TestAckIDs(t *testing.T) {
+	var p []byte
+	for _, id := range []uint64{7, 1 << 40, ^uint64(0)} {
+		p = AppendAckID(p, id)
+	}
+	buf := make([]byte, HeaderLen+len(p))
+	h := Header{Type: TypeAck, Sender: 3, MsgID: 5}
+	if _, err := Encode(buf, h, p); err != nil {
+		t.Fatal(err)
+	}
+	got, payload, err := Decode(buf)
+	if err != nil || got.MsgID != 5 || AckIDs(payload) != 3 {
+		t.Fatalf("Decode = %+v, %d IDs, %v", got, AckIDs(payload), err)
+	}
+	for i, want := range []uint64{7, 1 << 40, ^uint64(0)} {
+		if id := AckID(payload, i); id != want {
+			t.Errorf("ID %d = %d, want %d", i, id, want)
+		}
+	}
+	if _, err := Encode(buf, h, p[:len(p)-1]); !errors.Is(err, ErrRange) {
+		t.Errorf("ACK with a partial ID: %v, want ErrRange", err)
+	}
+}
+
 func TestEncodeErrors(t *testing.T) {
 	h := sample()
 	if _, err := Encode(make([]byte, HeaderLen+9), h, make([]byte, 10)); !errors.Is(err, ErrBuffer) {

@@ -87,11 +87,11 @@ func (s *Server) endUnanswered(k msgKey, tx *txScratch) {
 	}
 	sh.mu.Lock()
 	if r := sh.m[k]; r != nil && r.state == rpcProcessing {
-		h := r.ctlHeader(wire.TypeAck, 0, 0)
-		if tx.lazy && s.tx[r.sock].faults == nil { // faults decide packet by packet
+		h, ps := r.ctlHeader(wire.TypeAck, 0, 0), s.rpcSender(r, tx)
+		if ps.queues() {
 			s.ackLater(tx, r.sock, k.from, h)
 			s.tc.ctlOut[wire.TypeAck].Add(1)
-		} else if s.rpcSender(r, tx).ctl(k.from, h, &r.xmits) == nil {
+		} else if ps.ctl(k.from, h, &r.xmits) == nil {
 			s.tc.ctlOut[wire.TypeAck].Add(1)
 		}
 		s.endLocked(sh, r, true, tx)
@@ -250,17 +250,15 @@ func (s *Server) wait(ctx context.Context, w *waiter, tx *txScratch) (*Message, 
 	s.tab.AppActive(w.core, now) // receive entry
 	a := &s.app
 	a.mu.Lock()
-	if m := a.popLocked(); m != nil {
-		a.mu.Unlock()
-		return s.take(m, w.core, now), nil
-	}
-	a.mu.Unlock()
-	if tx != nil && (tx.batch.n > 0 || tx.acks.n > 0) {
+	m := a.popLocked()
+	if m == nil && tx != nil && (tx.batch.n > 0 || tx.acks.n > 0) {
+		a.mu.Unlock() // no sending under the lock every delivery takes
 		s.flushApp(tx)
 		now = s.clock()
+		a.mu.Lock()
+		m = a.popLocked()
 	}
-	a.mu.Lock()
-	if m := a.popLocked(); m != nil {
+	if m != nil {
 		a.mu.Unlock()
 		return s.take(m, w.core, now), nil
 	}

@@ -226,9 +226,13 @@ func (ps pktSender) ctl(to netip.AddrPort, h wire.Header, xmits *uint32) error {
 	return ps.ctlKey(to, h, ctlFaultKey(h.MsgID, *xmits, h.Type))
 }
 
+// queues reports whether control packets wait in the batch until its owner
+// flushes it: a lazy sender's do, unless faults decide packet by packet.
+func (ps pktSender) queues() bool { return ps.lazy && ps.q != nil && ps.x.faults == nil }
+
 // ctlKey sends a control packet h under an explicit fault key.
 func (ps pktSender) ctlKey(to netip.AddrPort, h wire.Header, key uint64) error {
-	if ps.lazy && ps.q != nil && ps.x.faults == nil {
+	if ps.queues() {
 		k, err := ps.q.queue(ps.x, to, h, nil)
 		if ps.ledger != nil {
 			*ps.ledger += uint64(k)

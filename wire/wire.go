@@ -171,6 +171,9 @@ func (h *Header) Validate() error {
 	if h.Priority > MaxPriority {
 		return ErrPriority
 	}
+	if h.Type == TypeAck && h.PayloadLen%AckIDLen != 0 {
+		return ErrRange // a partial message ID
+	}
 	end := uint64(h.Offset) + uint64(h.PayloadLen)
 	switch h.Type {
 	case TypeData:
@@ -179,10 +182,6 @@ func (h *Header) Validate() error {
 		}
 	case TypeResend:
 		if h.Offset > h.GrantOffset || h.GrantOffset > h.MsgLen {
-			return ErrRange
-		}
-	case TypeAck:
-		if h.PayloadLen%AckIDLen != 0 || h.Offset > h.MsgLen || h.GrantOffset > h.MsgLen {
 			return ErrRange
 		}
 	default:

@@ -31,6 +31,12 @@ var (
 	// ErrTooLong: a request, or the server's response, longer than the
 	// client accepts.
 	ErrTooLong = errors.New("rx: message too long")
+	// ErrOverloaded: the deadline passed while the server was refusing
+	// the request at the door (its queues were full), so it never reached
+	// the application; it comes with ErrTimeout. A refused request is sent
+	// again on the timer's backoff (resend interval × 2, 4, …), not at
+	// once, which would only add to the overload.
+	ErrOverloaded = errors.New("rx: server overloaded, request shed")
 )
 
 // ClientConfig tunes a Client. The zero value is Homa's defaults.
@@ -148,6 +154,7 @@ type clientCall struct {
 	deadline  int64
 	xmits     uint32
 	restarts  int
+	shed      bool            // the server refused the request at the door; the timer sends it again
 	result    chan callResult // one slot: the outcome, sent once
 }
 
@@ -170,6 +177,7 @@ type clientCounters struct {
 	pktsIn, dataOut, retrans          atomic.Uint64
 	grantsOut, grantsIn, resendsOut   atomic.Uint64
 	resendsIn, probes, restarts, acks atomic.Uint64
+	shed                              atomic.Uint64
 	drops                             [NumDropReasons]atomic.Uint64
 }
 
@@ -190,9 +198,10 @@ type ClientStats struct {
 	// GrantsSent and ResendsSent concern responses; GrantsReceived and
 	// ResendsReceived requests. Probes asked the server about a silent
 	// call, Restarts sent a request again from its start (UNKNOWN), Acks
-	// ended RPCs at the server.
+	// ended RPCs at the server, Shed calls the server refused at the door
+	// (failed with ErrOverloaded).
 	GrantsSent, GrantsReceived, ResendsSent, ResendsReceived uint64
-	Probes, Restarts, Acks                                   uint64
+	Probes, Restarts, Acks, Shed                             uint64
 	// Drops counts the packets the client could not use, by reason.
 	Drops [NumDropReasons]uint64
 	// Faults are the faults injected into the client's send path.
@@ -420,7 +429,7 @@ func (c *Client) Stats() ClientStats {
 		DataSent: k.dataOut.Load(), Retransmitted: k.retrans.Load(),
 		GrantsSent: k.grantsOut.Load(), GrantsReceived: k.grantsIn.Load(),
 		ResendsSent: k.resendsOut.Load(), ResendsReceived: k.resendsIn.Load(),
-		Probes: k.probes.Load(), Restarts: k.restarts.Load(), Acks: k.acks.Load(),
+		Probes: k.probes.Load(), Restarts: k.restarts.Load(), Acks: k.acks.Load(), Shed: k.shed.Load(),
 		Faults: c.x.faults.stats(),
 	}
 	for r := range st.Drops {

@@ -143,12 +143,14 @@ type Config struct {
 	// packets that need memory are dropped (DropPeerMemory, DropMemory), so
 	// that one host cannot hold the server's whole budget.
 	MaxPeerBytes int64
-	// ShedDelay is the admission limit: while the oldest complete request
-	// has waited this long for an application thread, the first packets
-	// of new requests are dropped at the door (DropShed) and their clients
-	// retry later, so that an overloaded server keeps finishing what it
-	// admitted instead of queueing work its clients will have given up on
-	// (default 4 × ResendInterval: a queue that long is overload, not a
+	// ShedDelay is the admission limit: while the time a request's first
+	// packet waited in the socket's buffer and the time the oldest
+	// complete request has waited for an application thread add up to
+	// this, the first packets of new requests are dropped at the door
+	// (DropShed, answered with a BUSY marked FlagShed) and their clients
+	// send them again after a backoff, so that an overloaded server keeps
+	// finishing what it admitted instead of queueing work its clients will
+	// have given up on (default 4 × ResendInterval: a queue that long is overload, not a
 	// scheduling hiccup, whose shedding would only bring retries; negative:
 	// never shed).
 	ShedDelay time.Duration

@@ -144,10 +144,18 @@
 //     and a heap of peers), grants one message per client host at a time
 //     (Homa's max_rpcs_per_peer), and takes the slot from a message whose
 //     sender leaves its grant unused for a resend interval.
-//   - Overload sheds at the door. While the oldest complete request has
-//     waited ShedDelay for a thread, the first packets of new requests are
-//     dropped (DropShed); kernel drops (socket buffers full) are counted from
-//     SO_RXQ_OVFL (Stats.KernelDrops, homalb_rx_kernel_drops_total).
+//   - Overload sheds at the door. A request waits first in the socket's
+//     buffer (the kernel's arrival time, SO_TIMESTAMPNS, of the oldest
+//     datagram of each read says how long) and then for a thread (the
+//     oldest complete request says how long); while the two add up to
+//     ShedDelay, the first packets of new requests are dropped (DropShed)
+//     and answered with one BUSY marked FlagShed, a header for a packet of
+//     at least a header, to its source. The client sends such a request
+//     again on its timer's backoff instead of probing, and its timer sends
+//     at most 32 packets a tick, so that thousands of waiting calls do not
+//     ask a slow server about each of them every resend interval. Kernel
+//     drops (socket buffers full) are counted from SO_RXQ_OVFL
+//     (Stats.KernelDrops, homalb_rx_kernel_drops_total).
 //
 // What is not bounded: an attacker on the path, or one who reads the
 // client's address, is the client; it can hold an RPC for MessageTimeout

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/homalb/homalb/balance"
@@ -31,6 +32,10 @@ type groThread struct {
 	cnt   *coreCounters
 	tx    txScratch
 	errs  int
+	// lagNs is how long the oldest datagram of the latest read waited in
+	// the socket's buffer: the queue in front of the pipeline, which
+	// admission control counts with the one behind it.
+	lagNs atomic.Int64
 }
 
 func newGROThread(s *Server, core, sock int, c *net.UDPConn) (*groThread, error) {
@@ -72,6 +77,9 @@ func (g *groThread) run() {
 				time.Sleep(time.Millisecond) // do not spin on a broken socket
 			}
 			continue
+		}
+		if t := g.rd.oldestArrival(); t != 0 {
+			g.lagNs.Store(max(time.Now().UnixNano()-t, 0))
 		}
 		g.burst(n, g.s.clock())
 	}

@@ -76,24 +76,29 @@ func setSocketBuffers(c *net.UDPConn, bytes int) (int, error) {
 //
 // It also reads the socket's drop counter: with SO_RXQ_OVFL set, the kernel
 // attaches to each datagram the number of datagrams the socket dropped so
-// far (its receive buffer was full), when that is not zero.
+// far (its receive buffer was full), when that is not zero. With
+// SO_TIMESTAMPNS set, it attaches the time the datagram reached the
+// socket; the reader keeps that of the first datagram of each read, the
+// oldest waiting, so the pipeline sees the queue in the kernel's buffer.
 type batchReader struct {
-	rc    syscall.RawConn
-	hdrs  []unix.Mmsghdr
-	iovs  []unix.Iovec
-	names []unix.RawSockaddrInet6
-	oob   [][oobLen]byte
-	want  int
-	got   int
-	errno syscall.Errno
-	fn    func(fd uintptr) bool // r.recv, bound once
-	drops atomic.Uint32         // the latest drop count the kernel reported
-	ovfl  bool                  // SO_RXQ_OVFL is set
+	rc     syscall.RawConn
+	hdrs   []unix.Mmsghdr
+	iovs   []unix.Iovec
+	names  []unix.RawSockaddrInet6
+	oob    [][oobLen]byte
+	want   int
+	got    int
+	errno  syscall.Errno
+	fn     func(fd uintptr) bool // r.recv, bound once
+	drops  atomic.Uint32         // the latest drop count the kernel reported
+	ovfl   bool                  // SO_RXQ_OVFL is set
+	stamps bool                  // SO_TIMESTAMPNS is set
+	oldest int64                 // the last read's first arrival, Unix ns (0: unknown)
 }
 
-// oobLen holds one control message of a 32-bit value (CmsgSpace(4) is 24
-// bytes on 64-bit Linux, 16 on 32-bit).
-const oobLen = 32
+// oobLen holds a 32-bit drop count and a timespec, each in its control
+// message (CmsgSpace(4) + CmsgSpace(16) is 56 bytes on 64-bit Linux).
+const oobLen = 64
 
 func newBatchReader(c *net.UDPConn, max int) (*batchReader, error) {
 	rc, err := c.SyscallConn()
@@ -113,25 +118,48 @@ func newBatchReader(c *net.UDPConn, max int) (*batchReader, error) {
 	}); err == nil && serr == nil {
 		r.ovfl = true
 	}
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}); err == nil && serr == nil {
+		r.stamps = true
+	}
 	r.fn = r.recv
 	return r, nil
 }
+
+// oldestArrival is when the first datagram of the last read reached the
+// socket, in Unix ns (0: unknown). Datagrams queue in arrival order, so
+// it is the oldest the read found waiting.
+func (r *batchReader) oldestArrival() int64 { return r.oldest }
 
 // kernelDrops reports the datagrams the kernel dropped at this socket
 // because its buffer was full, and whether the platform reports them.
 func (r *batchReader) kernelDrops() (uint64, bool) { return uint64(r.drops.Load()), r.ovfl }
 
-// readDrops takes the drop count from the control message of datagram i,
-// if it has one. The kernel's counter is cumulative (and wraps at 2³²).
-func (r *batchReader) readDrops(i int) {
-	n := int(r.hdrs[i].Hdr.Controllen)
-	if n < unix.CmsgLen(4) {
-		return
-	}
-	b := r.oob[i][:]
-	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
-	if h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && int(h.Len) >= unix.CmsgLen(4) {
-		r.drops.Store(*(*uint32)(unsafe.Pointer(&b[unix.CmsgLen(0)])))
+// control reads the control messages of datagram i: the socket's drop
+// count, when the kernel attached one (it is cumulative and wraps at 2³²),
+// and the arrival time when stamp is set.
+func (r *batchReader) control(i int, stamp bool) {
+	b := r.oob[i][:min(int(r.hdrs[i].Hdr.Controllen), oobLen)]
+	for len(b) >= unix.CmsgLen(0) {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+		if int(h.Len) < unix.CmsgLen(0) || int(h.Len) > len(b) {
+			return
+		}
+		data := b[unix.CmsgLen(0):h.Len]
+		if h.Level == unix.SOL_SOCKET {
+			switch {
+			case h.Type == unix.SO_RXQ_OVFL && len(data) >= 4:
+				r.drops.Store(*(*uint32)(unsafe.Pointer(&data[0])))
+			case h.Type == unix.SO_TIMESTAMPNS && stamp && len(data) >= int(unsafe.Sizeof(unix.Timespec{})):
+				r.oldest = (*unix.Timespec)(unsafe.Pointer(&data[0])).Nano()
+			}
+		}
+		next := unix.CmsgSpace(int(h.Len) - unix.CmsgLen(0))
+		if next > len(b) {
+			return
+		}
+		b = b[next:]
 	}
 }
 
@@ -164,7 +192,7 @@ func (r *batchReader) read(slots []*pktBuf, meta []rxMeta) (int, error) {
 		h.SetIovlen(1)
 		h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
 		h.Namelen = unix.SizeofSockaddrInet6
-		if r.ovfl {
+		if r.ovfl || r.stamps {
 			h.Control = &r.oob[i][0]
 			h.SetControllen(oobLen)
 		}
@@ -184,8 +212,14 @@ func (r *batchReader) read(slots []*pktBuf, meta []rxMeta) (int, error) {
 		m.trunc = r.hdrs[i].Hdr.Flags&unix.MSG_TRUNC != 0
 		m.from = sockaddrToAddrPort(&r.names[i])
 	}
-	if r.ovfl && r.got > 0 {
-		r.readDrops(r.got - 1)
+	r.oldest = 0
+	if r.got > 0 {
+		if r.stamps {
+			r.control(0, true)
+		}
+		if r.ovfl && (r.got > 1 || !r.stamps) {
+			r.control(r.got-1, false) // the latest count is the last one's
+		}
 	}
 	return r.got, nil
 }

@@ -44,6 +44,9 @@ func (r *batchReader) read(slots []*pktBuf, meta []rxMeta) (int, error) {
 	return 1, nil
 }
 
+// oldestArrival: this platform's reader does not learn arrival times.
+func (r *batchReader) oldestArrival() int64 { return 0 }
+
 // kernelDrops: this platform's reader does not learn the socket's drops.
 func (r *batchReader) kernelDrops() (uint64, bool) { return 0, false }
 

@@ -91,6 +91,11 @@ type Server struct {
 	wgAux     sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
+
+	// gate, when set before start, holds the started GRO and SoftIRQ
+	// threads until it is closed: a benchmark times a drain from running
+	// threads, not from their creation and pinning.
+	gate chan struct{}
 }
 
 // Listen validates cfg, opens its sockets and starts the pipeline.
@@ -279,6 +284,9 @@ func (s *Server) roleGoroutine(role string, core int, wg, started *sync.WaitGrou
 		}
 		if started != nil {
 			started.Done()
+			if s.gate != nil {
+				<-s.gate
+			}
 		}
 		body()
 	})
@@ -321,12 +329,16 @@ func (s *Server) clock() int64 { return int64(time.Since(s.epoch)) }
 
 func (s *Server) drop(r DropReason) { s.drops[r].Add(1) }
 
-// shedding reports whether the server is full at now: the oldest complete
-// request has waited ShedDelay for a thread, so a new one would wait
-// longer still.
-func (s *Server) shedding(now int64) bool {
-	h := s.app.headNs.Load()
-	return h != 0 && now-h >= int64(s.l.ShedDelay)
+// shedding reports whether the server is full at now for a request read
+// from socket sock: the time its first packet waited in the socket's
+// buffer and the time the oldest complete request has waited for a thread
+// add up to ShedDelay, so the new request would wait longer still.
+func (s *Server) shedding(sock int, now int64) bool {
+	wait := s.gros[sock].lagNs.Load()
+	if h := s.app.headNs.Load(); h != 0 {
+		wait += now - h
+	}
+	return wait >= int64(s.l.ShedDelay)
 }
 
 // Addr returns the address the sockets are bound to.

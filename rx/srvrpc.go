@@ -140,6 +140,10 @@ func (s *Server) dataLocked(sh *msgShard, core int, key *msgKey, p *pkt, sock in
 			s.drop(DropStale)
 			return nil, nil
 		}
+		if s.shedding(sock, now) {
+			s.shed(key, h, sock, tx)
+			return nil, nil
+		}
 		if r = s.newRPC(sh, key, h, sock, now); r == nil {
 			return nil, nil
 		}
@@ -198,14 +202,27 @@ func (s *Server) dataLocked(sh *msgShard, core int, key *msgKey, p *pkt, sock in
 	return r, m
 }
 
+// shed turns a new request away at the door: dropped and counted, and its
+// first packet answered with a BUSY marked FlagShed, so that the client fails the call at once instead of
+// probing a server that has no trace of it and sending the request again
+// (which, from every waiting call, is what turns overload into collapse).
+// One header answers a packet of at least a header, to its source only,
+// and no state is kept.
+func (s *Server) shed(key *msgKey, h *wire.Header, sock int, tx *txScratch) {
+	s.drop(DropShed)
+	if h.Offset != 0 {
+		return
+	}
+	out := wire.Header{Type: wire.TypeBusy, Flags: wire.FlagShed, Sender: key.sender, MsgID: key.id, MsgLen: h.MsgLen, Cookie: s.cookies.of(key)}
+	if s.sender(sock, tx, nil).ctlKey(key.from, out, ctlFaultKey(key.id, s.tc.stateless.Add(1), wire.TypeBusy)) == nil {
+		s.tc.ctlOut[wire.TypeBusy].Add(1)
+	}
+}
+
 // newRPC admits the first packet of a request: a charge per RPC to the
 // server's and the client host's budgets, and no bytes yet. It returns nil
 // (the packet dropped and counted) when a budget is spent.
 func (s *Server) newRPC(sh *msgShard, key *msgKey, h *wire.Header, sock int, now int64) *srvRPC {
-	if s.shedding(now) {
-		s.drop(DropShed)
-		return nil
-	}
 	peer := s.peers.acquire(key.from.Addr())
 	if !s.reserve(rpcOverhead) {
 		s.peers.release(peer)

@@ -84,6 +84,10 @@ const (
 	FlagResponse Flags = 1 << iota
 	// FlagRetransmit marks a packet sent again (after a RESEND or timeout).
 	FlagRetransmit
+	// FlagShed marks a BUSY that refuses a request at the door: the
+	// server is overloaded and keeps no state of it, so the client should
+	// fail the call rather than send it again.
+	FlagShed
 )
 
 // Header is a decoded packet header. Lengths and offsets are in bytes.

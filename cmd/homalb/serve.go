@@ -127,7 +127,7 @@ Logical cores are mapped onto this host's CPUs round-robin, so a 4- or
 	fl.IntVar(&f.maxMsg, "max-msg", rx.DefaultMaxMessageLen, "longest message accepted, bytes")
 	fl.Int64Var(&f.maxInflight, "max-inflight", rx.DefaultMaxInflightBytes, "bytes of messages held at once")
 	fl.Int64Var(&f.maxPeer, "max-peer-bytes", 0, "bytes of requests one client host may have in assembly (0: max-inflight/8, at least 2 MiB)")
-	fl.DurationVar(&f.shedDelay, "shed-delay", 0, "refuse new requests while the oldest complete one has waited this long for a thread (0: 4 resend intervals; negative: never)")
+	fl.DurationVar(&f.shedDelay, "shed-delay", 0, "refuse new requests while the wait in the socket buffer plus the oldest complete request's wait for a thread reach this (0: 4 resend intervals; negative: never)")
 	fl.IntVar(&f.queue, "queue", rx.DefaultQueueDepth, "GRO batches each SoftIRQ queue holds")
 	fl.DurationVar(&f.timeout, "msg-timeout", rx.DefaultMessageTimeout, "free a partly received request, or an unacknowledged response, after this long without a packet")
 	fl.DurationVar(&f.duration, "duration", 0, "stop after this long (0: at SIGINT or SIGTERM)")

@@ -411,6 +411,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 // reason names the failure of a call.
 func reason(err error) string {
 	switch {
+	case errors.Is(err, rx.ErrOverloaded): // before timeout, which it comes with
+		return "overloaded"
 	case errors.Is(err, rx.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	case errors.Is(err, rx.ErrNoResponse):

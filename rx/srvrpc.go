@@ -493,9 +493,13 @@ func (s *Server) reserve(n int64) bool {
 // for the missing bytes of stalled requests and tells the clients of
 // silent responses that they are still held, each RPC's packets backing
 // off exponentially while it makes no progress.
-func (s *Server) tick(now int64, tx *txScratch) {
+func (s *Server) tick(now int64, tx *txScratch) { s.tickPart(now, tx, 0, 1) }
+
+// tickPart is the server's timer work at now over the RPCs of shards
+// first, first+step, ….
+func (s *Server) tickPart(now int64, tx *txScratch, first, step int) {
 	timeout, resend := int64(s.l.MessageTimeout), int64(s.l.transport.resend)
-	for i := range s.msgs.shards {
+	for i := first; i < len(s.msgs.shards); i += step {
 		sh := &s.msgs.shards[i]
 		sh.mu.Lock()
 		for _, r := range sh.m {

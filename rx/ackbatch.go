@@ -90,6 +90,78 @@ func (s *Server) sendAck(tx *txScratch, p *pendingAck) {
 	_, _ = tx.batch.queue(s.tx[p.sock], p.to, p.h, b)
 }
 
+// clientAckBatch is the ACK a client's reader owes its server for the
+// responses completed in one burst: one datagram ends up to ackBatchIDs
+// RPCs (its payload lists the others with their cookies, see package
+// wire). Under load a burst completes tens of responses, and one ACK
+// datagram each was most of what the reader spent.
+type clientAckBatch struct {
+	h       wire.Header // the first RPC's ACK
+	has     bool
+	n       int // RPCs after the first
+	ids     [ackBatchIDs - 1][2]uint64
+	payload [(ackBatchIDs - 1) * wire.AckCookieLen]byte
+}
+
+// ackLater adds the end of cl to the ACK the reader's tx owes the server,
+// queueing the gathered ACK first when it is full.
+func (c *Client) ackLater(tx *txScratch, cl *clientCall) {
+	b := &tx.cacks
+	switch {
+	case b.has && b.n < len(b.ids):
+		b.ids[b.n] = [2]uint64{cl.id, cl.cookie}
+		b.n++
+		return
+	case b.has:
+		c.flushAcks(tx)
+	}
+	b.h, b.has, b.n = cl.ctlHeader(c, wire.TypeAck, 0, 0), true, 0
+}
+
+// flushAcks queues the gathered ACK in tx's batch (the caller flushes it).
+func (c *Client) flushAcks(tx *txScratch) {
+	b := &tx.cacks
+	if !b.has {
+		return
+	}
+	p := b.payload[:0]
+	for _, e := range b.ids[:b.n] {
+		p = wire.AppendAckCookie(p, e[0], e[1])
+	}
+	// A lost ACK is recovered like any other: the server's timer asks.
+	if _, err := tx.batch.queue(c.x, c.peer, b.h, p); err == nil {
+		c.ctr.acks.Add(uint64(1 + b.n))
+	}
+	b.has, b.n = false, 0
+}
+
+// moreAcks ends the other RPCs a client's gathered ACK from from lists,
+// each only with its cookie (the header's RPC was ended by onAck). The
+// work is bounded by the datagram: at most MaxPayload/AckCookieLen
+// lookups, and no reply.
+func (s *Server) moreAcks(from netip.AddrPort, sender uint64, payload []byte, tx *txScratch) {
+	n, whole := wire.AckCookies(payload)
+	if !whole {
+		s.drop(DropMalformed)
+		return
+	}
+	for i := range n {
+		id, cookie := wire.AckCookie(payload, i)
+		key := msgKey{from: from, sender: sender, id: id}
+		sh := s.msgs.shard(&key)
+		sh.mu.Lock()
+		s.tc.acksIn.Add(1)
+		if r := sh.m[key]; r != nil {
+			if cookie == r.cookie {
+				s.endLocked(sh, r, true, tx)
+			} else {
+				s.drop(DropUnverified)
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
 // flushApp sends what an application thread queued: its gathered ACKs and
 // its batch of datagrams.
 func (s *Server) flushApp(tx *txScratch) {

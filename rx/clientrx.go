@@ -49,6 +49,7 @@ func (c *Client) runReader() {
 			}
 			c.packet(slots[i].b[:meta[i].n], now, tx)
 		}
+		c.flushAcks(tx)
 		_ = tx.batch.flush() // a lost packet is recovered like any other
 	}
 }

@@ -83,7 +83,14 @@
 //     more message IDs, ackbatch.go), and queues its replies: both go out
 //     in one sendmmsg when its batch fills or it finds no message waiting.
 //     A gathered ACK is smaller than the requests it ends and goes to the
-//     address they came from.
+//     address they came from. A client's reader likewise acknowledges the
+//     responses it completed in one burst with one ACK (ackbatch.go),
+//     which lists each RPC with its cookie; the server ends only those
+//     whose cookie is right, at most MaxPayload/16 lookups a datagram,
+//     and answers nothing.
+//   - A client has at most ClientConfig.MaxCalls calls on the wire
+//     (default 256); more wait in Call for one to end, as streams wait
+//     beyond HTTP/2's MAX_CONCURRENT_STREAMS.
 //   - A call that cannot complete by its deadline fails with ErrTimeout,
 //     saying how far it got; the client frees its memory and tells the
 //     server, which frees its own (and, if that ACK is lost, when

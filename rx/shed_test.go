@@ -126,3 +126,38 @@ func TestClientTimerBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestClientMaxCalls: beyond MaxCalls calls in progress, a call waits for
+// one to end before it sends anything, and gives up when its context ends.
+func TestClientMaxCalls(t *testing.T) {
+	release := make(chan struct{})
+	s := listen(t, Config{})
+	go func() { _ = s.Serve(func(m *Message) { <-release; Echo(m) }) }()
+	c, err := DialConfig(s.Addr().String(), ClientConfig{MaxCalls: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			_, err := c.Call(context.Background(), []byte("hold"))
+			errs <- err
+		}()
+	}
+	eventually(t, "a third call waits", func() bool { st := c.Stats(); return st.Calls == 2 && st.Waited == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := c.Call(ctx, []byte("late")); !errors.Is(err, ErrTimeout) || c.Stats().Calls != 2 {
+		t.Errorf("a fourth call whose deadline passed while it waited: %v, %d calls started; want ErrTimeout, 2", err, c.Stats().Calls)
+	}
+	close(release)
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Errorf("a held call: %v", err)
+		}
+	}
+	if st := c.Stats(); st.Calls != 3 || st.Completed != 3 {
+		t.Errorf("%d calls started, %d completed; want 3, 3", st.Calls, st.Completed)
+	}
+}

@@ -27,7 +27,8 @@ type txScratch struct {
 	lazy   bool
 	grants grantList
 	ranges [maxResendRanges]span
-	acks   ackBatch // lazy scratch of an application thread only
+	acks   ackBatch       // lazy scratch of an application thread only
+	cacks  clientAckBatch // lazy scratch of a client's reader only
 }
 
 var txScratchPool = sync.Pool{New: func() any { return new(txScratch) }}
@@ -148,6 +149,9 @@ func (s *Server) softirqPacket(core int, p *pkt, sock int, now int64, tx *txScra
 		s.drop(DropUnsupported)
 	}
 	sh.mu.Unlock()
+	if h.Type == wire.TypeAck && len(p.payload) > 0 {
+		s.moreAcks(p.from, h.Sender, p.payload, tx)
+	}
 	s.flushGrants(tx)
 	if m != nil {
 		s.deliver(m)

@@ -39,12 +39,16 @@
 //	UNKNOWN  a server's answer to a probe: no trace of the request; send it
 //	         again from the start.
 //	BUSY     "still working on it": a server's answer to a probe, or its
-//	         keepalive for a response the client has not acknowledged.
+//	         keepalive for a response the client has not acknowledged;
+//	         with FlagShed, its refusal of a new request at the door
+//	         (overloaded, nothing kept: send it again later).
 //	ACK      the RPC ended: from a client, it has the response (or gave
 //	         up); from a server, the application took a request without
-//	         responding. Its payload, if any, lists more message IDs of
-//	         the same Sender that ended too, AckIDLen bytes each
-//	         (big-endian): one ACK ends many RPCs of one client.
+//	         responding. Its payload, if any, lists more RPCs of the same
+//	         Sender that ended too, big-endian: from a server, message IDs
+//	         of AckIDLen bytes; from a client, an ID and the RPC's cookie,
+//	         AckCookieLen bytes each (the server checks every cookie). One
+//	         ACK ends many RPCs of one client.
 //
 // Every packet a server sends about an RPC carries the RPC's Cookie; a
 // client copies the latest cookie it received for a call into the packets

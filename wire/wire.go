@@ -134,6 +134,30 @@ func AckID(payload []byte, i int) uint64 {
 	return binary.BigEndian.Uint64(payload[i*AckIDLen:])
 }
 
+// A client's ACK to a server lists each more RPC with its cookie, since
+// the server checks each: AckCookieLen bytes, the message ID then the
+// cookie. (A server's ACK to its client lists bare IDs: the client's
+// socket is connected to its one server.)
+const AckCookieLen = 16
+
+// AppendAckCookie appends an RPC's id and cookie to the payload of a
+// client's ACK.
+func AppendAckCookie(payload []byte, id, cookie uint64) []byte {
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(payload, id), cookie)
+}
+
+// AckCookies returns how many more RPCs the payload of a client's ACK
+// lists, and whether the payload is whole entries.
+func AckCookies(payload []byte) (int, bool) {
+	return len(payload) / AckCookieLen, len(payload)%AckCookieLen == 0
+}
+
+// AckCookie returns the i-th RPC listed in the payload of a client's ACK.
+func AckCookie(payload []byte, i int) (id, cookie uint64) {
+	b := payload[i*AckCookieLen:]
+	return binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:])
+}
+
 // Whole reports whether h is a DATA packet that carries its whole message.
 func (h *Header) Whole() bool {
 	return h.Type == TypeData && h.Offset == 0 && uint32(h.PayloadLen) == h.MsgLen

@@ -172,6 +172,26 @@ func TestAckIDs(t *testing.T) {
 	}
 }
 
+// TestAckCookies: a client's ACK lists more RPCs with their cookies.
+func TestAckCookies(t *testing.T) {
+	var p []byte
+	want := [][2]uint64{{7, 1}, {1 << 40, ^uint64(0)}, {9, 1 << 63}}
+	for _, e := range want {
+		p = AppendAckCookie(p, e[0], e[1])
+	}
+	if n, whole := AckCookies(p); n != 3 || !whole {
+		t.Fatalf("AckCookies = %d, %v; want 3, true", n, whole)
+	}
+	for i, e := range want {
+		if id, c := AckCookie(p, i); id != e[0] || c != e[1] {
+			t.Errorf("entry %d = %d, %d; want %d, %d", i, id, c, e[0], e[1])
+		}
+	}
+	if _, whole := AckCookies(p[:len(p)-AckIDLen]); whole {
+		t.Error("a payload with half an entry is whole")
+	}
+}
+
 func TestEncodeErrors(t *testing.T) {
 	h := sample()
 	if _, err := Encode(make([]byte, HeaderLen+9), h, make([]byte, 10)); !errors.Is(err, ErrBuffer) {

@@ -45,6 +45,7 @@ type loadFlags struct {
 	timeout, baseRTT    time.Duration
 	seed                uint64
 	clients, maxOut     int
+	maxCalls            int
 	calibCalls          int
 	faults              faultFlags
 	unsched, overcommit int
@@ -60,6 +61,7 @@ func (f *loadFlags) register(fl *pflag.FlagSet, defaultDuration time.Duration) {
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the arrivals and sizes")
 	fl.IntVar(&f.clients, "clients", loadgen.DefaultClients, "client sockets the RPCs are spread over")
 	fl.IntVar(&f.maxOut, "max-outstanding", loadgen.DefaultMaxOutstanding, "RPCs in progress at once; arrivals beyond fail as backlog")
+	fl.IntVar(&f.maxCalls, "max-calls", rx.DefaultMaxCalls, "calls each client socket has on the wire at once; more wait their turn (negative: no bound)")
 	fl.Float64Var(&f.link, "link-gbps", 0, "link rate of the slowdown's ideal, Gbps (0: measured)")
 	fl.DurationVar(&f.baseRTT, "base-rtt", 0, "unloaded RTT of a tiny RPC for the slowdown's ideal (0: measured)")
 	fl.IntVar(&f.calibCalls, "calibration-calls", loadgen.DefaultCalibrationCalls, "tiny calls of the calibration (a tenth as many large ones)")
@@ -108,7 +110,7 @@ func (f *loadFlags) config(addr string) (loadgen.Config, error) {
 	cfg := loadgen.Config{Addr: addr, Sizes: d, Rate: rate, Duration: f.duration, Warmup: f.warmup, Seed: f.seed,
 		Clients: f.clients, Timeout: f.timeout, MaxOutstanding: f.maxOut, BaseRTT: f.baseRTT, LinkGbps: f.link,
 		CalibrationCalls: f.calibCalls,
-		Client:           rx.ClientConfig{Faults: faults, UnschedBytes: f.unsched, MaxOvercommit: f.overcommit}}
+		Client:           rx.ClientConfig{Faults: faults, UnschedBytes: f.unsched, MaxOvercommit: f.overcommit, MaxCalls: f.maxCalls}}
 	return cfg, cfg.Validate()
 }
 

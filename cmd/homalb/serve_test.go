@@ -116,6 +116,10 @@ func TestServeEcho(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, o)
 		}
 	}
+	// The process's CPU per message served, with each telemetry print.
+	if n := regexp.MustCompile(`(?m)^cpu: [0-9.]+ s user\+system, [0-9.]+ µs per message$`).FindAllStringIndex(o, -1); len(n) != 2 {
+		t.Errorf("%d CPU lines, want 2 (SIGUSR1, exit):\n%s", len(n), o)
+	}
 	_ = c.Close()
 	// The server is gone: its port can be bound again.
 	l, err := net.ListenPacket("udp", addr)

@@ -25,8 +25,8 @@ type groThread struct {
 	core  int
 	sock  int
 	rd    *batchReader
-	free  chan *pktBuf // this thread's idle buffers; holds all of them
-	slots []*pktBuf    // buffers of the next read; nil where a batch took one
+	bufs  *bufStack // this thread's idle buffers
+	slots []*pktBuf // buffers of the next read; nil where a batch took one
 	meta  []rxMeta
 	open  *batch // the one open GRO batch, nil when empty
 	cnt   *coreCounters
@@ -45,13 +45,13 @@ func newGROThread(s *Server, core, sock int, c *net.UDPConn) (*groThread, error)
 	}
 	g := &groThread{
 		s: s, core: core, sock: sock, rd: rd,
-		free:  make(chan *pktBuf, s.l.BuffersPerGRO),
+		bufs:  newBufStack(s.l.BuffersPerGRO),
 		slots: make([]*pktBuf, s.l.ReadBurst),
 		meta:  make([]rxMeta, s.l.ReadBurst),
 		cnt:   &s.counters[core],
 	}
 	for range s.l.BuffersPerGRO {
-		g.free <- &pktBuf{owner: g}
+		g.bufs.push(&pktBuf{owner: g})
 	}
 	return g, nil
 }
@@ -89,29 +89,26 @@ func (g *groThread) run() {
 // filled slots to the front. It returns how many slots are filled, waiting
 // for at least one; 0 means the server is closing.
 func (g *groThread) refill() int {
-	filled := 0
-	for i := range g.slots {
-		if g.slots[i] == nil {
-			select {
-			case b := <-g.free:
-				g.slots[i] = b
-			default:
+	for {
+		g.bufs.fill(g.slots)
+		filled := 0
+		for i := range g.slots {
+			if g.slots[i] != nil {
+				g.slots[filled], g.slots[i] = g.slots[i], g.slots[filled]
+				filled++
 			}
 		}
-		if g.slots[i] != nil {
-			g.slots[filled], g.slots[i] = g.slots[i], g.slots[filled]
-			filled++
+		if filled > 0 {
+			return filled
 		}
-	}
-	if filled > 0 {
-		return filled
-	}
-	select { // every buffer is in a batch: wait as a full NIC ring waits
-	case b := <-g.free:
-		g.slots[0] = b
-		return 1
-	case <-g.s.stopGRO:
-		return 0
+		if !g.bufs.wait() {
+			continue
+		}
+		select { // every buffer is in a batch: wait as a full NIC ring waits
+		case <-g.bufs.avail:
+		case <-g.s.stopGRO:
+			return 0
+		}
 	}
 }
 

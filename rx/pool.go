@@ -42,7 +42,7 @@ func putBatch(b *batch) {
 	for i := range b.pkts[:b.n] {
 		p := &b.pkts[i]
 		if p.buf != nil {
-			p.buf.owner.free <- p.buf // never blocks: free holds every buffer
+			p.buf.owner.bufs.push(p.buf)
 		}
 		*p = pkt{}
 	}

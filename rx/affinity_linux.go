@@ -50,6 +50,16 @@ func currentCPU() (cpu int, ok bool) {
 	return int(c), true
 }
 
+// threadCPU returns the CPU time the calling thread has used, in ns
+// (CLOCK_THREAD_CPUTIME_ID), or -1 when the system cannot tell.
+func threadCPU() int64 {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
+		return -1
+	}
+	return ts.Nano()
+}
+
 // raisePriority makes the calling thread SCHED_FIFO at the lowest real-time
 // priority, so that it preempts ordinary threads on its CPU as softirq work
 // preempts application threads in the kernel. It needs CAP_SYS_NICE (or an

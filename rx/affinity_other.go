@@ -30,6 +30,9 @@ func allowedCPUs() ([]int, error) {
 // currentCPU cannot tell on this system.
 func currentCPU() (cpu int, ok bool) { return 0, false }
 
+// threadCPU cannot tell on this system.
+func threadCPU() int64 { return -1 }
+
 // raisePriority cannot change thread priorities on this system.
 func raisePriority() error { return errNoPriority }
 

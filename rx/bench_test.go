@@ -31,7 +31,11 @@ const benchClients = 4
 // threads are created and pinned before the clock starts (Server.gate), as
 // in a server that has been up: thread creation took 0.2–3 ms of a 6 ms
 // round. Metrics: packets/s and
-// MB/s of both, their ratio (pipe/base), and the handoff latencies.
+// MB/s of both, their ratio (pipe/base), the handoff latencies, and the
+// CPU time per packet of the baseline's thread and of the pipeline's GRO,
+// SoftIRQ and application threads (their own clocks): a role whose CPU
+// per packet is below the drain's time per packet waited part of the
+// drain.
 //
 //	go test -run XXX -bench Pipeline -benchtime 20x ./rx
 func BenchmarkPipeline(b *testing.B) {
@@ -48,14 +52,15 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 	for _, sc := range scenarios {
 		b.Run(sc.name, func(b *testing.B) {
-			var pipeNs, baseNs, pipePkts, basePkts, pipeBytes, baseBytes int64
+			var pipeNs, baseNs, pipePkts, basePkts, pipeBytes, baseBytes, baseCPU int64
+			var roleCPU [3]int64 // GRO, SoftIRQ, application
 			g2s := hdr.New(1, latencyMax, 2)
 			s2a := hdr.New(1, latencyMax, 2)
 			for range b.N {
-				p, n, by := pipelineRound(b, sc.cfg, sc.size, g2s, s2a)
+				p, n, by := pipelineRound(b, sc.cfg, sc.size, g2s, s2a, &roleCPU)
 				pipeNs, pipePkts, pipeBytes = pipeNs+p, pipePkts+n, pipeBytes+by
-				p, n, by = baselineRound(b, sc.size)
-				baseNs, basePkts, baseBytes = baseNs+p, basePkts+n, baseBytes+by
+				p, n, by, c := baselineRound(b, sc.size)
+				baseNs, basePkts, baseBytes, baseCPU = baseNs+p, basePkts+n, baseBytes+by, baseCPU+c
 			}
 			pipePPS := float64(pipePkts) / (float64(pipeNs) / 1e9)
 			basePPS := float64(basePkts) / (float64(baseNs) / 1e9)
@@ -68,6 +73,12 @@ func BenchmarkPipeline(b *testing.B) {
 			b.ReportMetric(float64(g2s.ValueAtQuantile(99)), "gro→softirq_p99_ns")
 			b.ReportMetric(float64(s2a.ValueAtQuantile(50)), "softirq→app_p50_ns")
 			b.ReportMetric(float64(s2a.ValueAtQuantile(99)), "softirq→app_p99_ns")
+			if baseCPU > 0 { // the platform has thread CPU clocks
+				b.ReportMetric(float64(baseCPU)/float64(basePkts), "base_cpu_ns/pkt")
+				b.ReportMetric(float64(roleCPU[0])/float64(pipePkts), "gro_cpu_ns/pkt")
+				b.ReportMetric(float64(roleCPU[1])/float64(pipePkts), "softirq_cpu_ns/pkt")
+				b.ReportMetric(float64(roleCPU[2])/float64(pipePkts), "app_cpu_ns/pkt")
+			}
 			b.ReportMetric(0, "ns/op")
 		})
 	}
@@ -110,7 +121,7 @@ func sendRound(b *testing.B, addr string, size, packets int) (msgs, pkts int, cl
 
 // pipelineRound runs one fill-and-drain round through a fresh server and
 // returns the drain time, the packets and bytes delivered.
-func pipelineRound(b *testing.B, cfg Config, size int, g2s, s2a *hdr.Histogram) (ns, pkts, bytes int64) {
+func pipelineRound(b *testing.B, cfg Config, size int, g2s, s2a *hdr.Histogram, roleCPU *[3]int64) (ns, pkts, bytes int64) {
 	b.StopTimer()
 	cfg.SocketBuffer = benchSocketBuffer
 	// The round is queued blind and drained at once: every message is
@@ -160,6 +171,9 @@ func pipelineRound(b *testing.B, cfg Config, size int, g2s, s2a *hdr.Histogram) 
 	ns = last.Load() - t0
 	_ = s.Close()
 	<-served
+	for i := range roleCPU { // the threads have exited: their clocks are in
+		roleCPU[i] += s.roleCPU[i].Load()
+	}
 	st := s.Stats()
 	for c := range s.l.cores {
 		s.groHist[c].mergeInto(g2s)
@@ -174,8 +188,9 @@ func pipelineRound(b *testing.B, cfg Config, size int, g2s, s2a *hdr.Histogram) 
 }
 
 // baselineRound queues the same traffic on one plain socket and drains it
-// with one thread: recvmmsg bursts and a decode of each packet.
-func baselineRound(b *testing.B, size int) (ns, pkts, bytes int64) {
+// with one thread: recvmmsg bursts and a decode of each packet. cpu is the
+// thread's CPU time over the drain (0: the platform cannot tell).
+func baselineRound(b *testing.B, size int) (ns, pkts, bytes, cpu int64) {
 	b.StopTimer()
 	conn, err := listenUDP("127.0.0.1:0", false)
 	if err != nil {
@@ -195,7 +210,10 @@ func baselineRound(b *testing.B, size int) (ns, pkts, bytes int64) {
 	}
 	meta := make([]rxMeta, DefaultReadBurst)
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	runtime.GC() // as the pipeline's round does
+	runtime.GC()           // as the pipeline's round does
+	runtime.LockOSThread() // one thread, whose clock tells the loop's CPU time
+	defer runtime.UnlockOSThread()
+	c0 := threadCPU()
 	b.StartTimer()
 	t0 := time.Now()
 	for pkts < int64(sent) {
@@ -216,7 +234,10 @@ func baselineRound(b *testing.B, size int) (ns, pkts, bytes int64) {
 	}
 	ns = int64(time.Since(t0))
 	b.StopTimer()
-	return ns, pkts, bytes
+	if c1 := threadCPU(); c0 >= 0 && c1 >= c0 {
+		cpu = c1 - c0
+	}
+	return ns, pkts, bytes, cpu
 }
 
 // BenchmarkHandoff measures closed-loop echo calls (one outstanding) and

@@ -96,6 +96,21 @@ type Server struct {
 	// threads until it is closed: a benchmark times a drain from running
 	// threads, not from their creation and pinning.
 	gate chan struct{}
+	// roleCPU is the CPU time the exited threads of each role used (GRO,
+	// SoftIRQ, application; ns, from the threads' own clocks): what a
+	// benchmark compares with its drain time to tell work from waiting.
+	roleCPU [3]atomic.Int64
+}
+
+// roleIndex is the index in Server.roleCPU of a thread role.
+func roleIndex(role string) int {
+	switch role {
+	case "gro":
+		return 0
+	case "softirq":
+		return 1
+	}
+	return 2
 }
 
 // Listen validates cfg, opens its sockets and starts the pipeline.
@@ -288,7 +303,11 @@ func (s *Server) roleGoroutine(role string, core int, wg, started *sync.WaitGrou
 				<-s.gate
 			}
 		}
+		t0 := threadCPU()
 		body()
+		if t1 := threadCPU(); t0 >= 0 && t1 >= t0 {
+			s.roleCPU[roleIndex(role)].Add(t1 - t0)
+		}
 	})
 }
 

@@ -102,6 +102,8 @@ func FuzzReceivePath(f *testing.F) {
 		wire.Header{Type: wire.TypeGrant, Flags: wire.FlagResponse, Sender: 1, MsgID: 2, MsgLen: 3000, GrantOffset: 3000},
 		wire.Header{Type: wire.TypeAck, Sender: 1, MsgID: 2}))
 	f.Add(seed(wire.Header{Type: wire.TypeData, Sender: 1, MsgID: 3, MsgLen: 1_000_000, Offset: 999_000, PayloadLen: 1000}))
+	f.Add(seed(wire.Header{Type: wire.TypeData, Sender: 1, MsgID: 4, MsgLen: 10, PayloadLen: 10},
+		wire.Header{Type: wire.TypeAck, Sender: 1, MsgID: 5, PayloadLen: 2 * wire.AckCookieLen})) // a client's gathered ACK
 	f.Add([]byte("HL\x01\x01garbage"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		s, err := newServer(Config{MaxInflightBytes: 1 << 20, Logf: t.Logf})

@@ -31,9 +31,9 @@ var (
 	// ErrTooLong: a request, or the server's response, longer than the
 	// client accepts.
 	ErrTooLong = errors.New("rx: message too long")
-	// ErrOverloaded: the deadline passed while the server was refusing
-	// the request at the door (its queues were full), so it never reached
-	// the application; it comes with ErrTimeout. A refused request is sent
+	// ErrOverloaded: the deadline passed after the server had refused the
+	// request at the door (its queues were full); it comes with
+	// ErrTimeout. A refused request is sent
 	// again on the timer's backoff (resend interval × 2, 4, …), not at
 	// once, which would only add to the overload.
 	ErrOverloaded = errors.New("rx: server overloaded, request shed")
@@ -169,6 +169,7 @@ type clientCall struct {
 	xmits     uint32
 	restarts  int
 	shed      bool            // the server refused the request at the door; the timer sends it again
+	sheds     int             // times the server refused it
 	result    chan callResult // one slot: the outcome, sent once
 }
 
@@ -405,6 +406,9 @@ func (c *Client) abort(cl *clientCall, err error) ([]byte, error) {
 
 // callError describes how far cl got.
 func (c *Client) callError(cl *clientCall, err error) error {
+	if cl.sheds > 0 && errors.Is(err, ErrTimeout) {
+		err = fmt.Errorf("%w (refused %d times: %w)", err, cl.sheds, ErrOverloaded)
+	}
 	got := "none of the response"
 	if cl.resp != nil {
 		got = fmt.Sprintf("%d of %d response bytes", cl.asm.have, cl.asm.length)

@@ -91,6 +91,7 @@ func (c *Client) packet(b []byte, now int64, tx *txScratch) {
 			// more.
 			c.ctr.shed.Add(1)
 			cl.shed = true
+			cl.sheds++
 			cl.heardNs = now
 			cl.pokes = min(cl.pokes+1, maxBackoff)
 			cl.pokeNs = now + int64(c.tp.resend)<<cl.pokes
@@ -297,11 +298,7 @@ func (c *Client) tickPart(now int64, tx *txScratch, first, step int) {
 		sh.mu.Lock()
 		for _, cl := range sh.m {
 			if now >= cl.deadline {
-				err := fmt.Errorf("%w (%w)", ErrTimeout, context.DeadlineExceeded)
-				if cl.shed {
-					err = fmt.Errorf("%w (%w; %w)", ErrTimeout, context.DeadlineExceeded, ErrOverloaded)
-				}
-				c.finishLocked(sh, cl, nil, c.callError(cl, err), true, tx)
+				c.finishLocked(sh, cl, nil, c.callError(cl, fmt.Errorf("%w (%w)", ErrTimeout, context.DeadlineExceeded)), true, tx)
 				continue
 			}
 			if now-cl.heardNs < resend || now < cl.pokeNs || budget <= 0 {

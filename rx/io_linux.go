@@ -127,6 +127,9 @@ func newBatchReader(c *net.UDPConn, max int) (*batchReader, error) {
 	return r, nil
 }
 
+// arrivalTimes reports whether the kernel stamps each datagram's arrival.
+func (r *batchReader) arrivalTimes() bool { return r.stamps }
+
 // oldestArrival is when the first datagram of the last read reached the
 // socket, in Unix ns (0: unknown). Datagrams queue in arrival order, so
 // it is the oldest the read found waiting.

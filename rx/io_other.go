@@ -44,6 +44,9 @@ func (r *batchReader) read(slots []*pktBuf, meta []rxMeta) (int, error) {
 	return 1, nil
 }
 
+// arrivalTimes: this platform's reader does not learn arrival times.
+func (r *batchReader) arrivalTimes() bool { return false }
+
 // oldestArrival: this platform's reader does not learn arrival times.
 func (r *batchReader) oldestArrival() int64 { return 0 }
 

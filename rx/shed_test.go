@@ -19,7 +19,7 @@ func TestShedBySocketQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	if !s.gros[0].rd.stamps {
+	if !s.gros[0].rd.arrivalTimes() {
 		t.Skip("this platform does not report arrival times") // io_other.go: no SO_TIMESTAMPNS
 	}
 	// A resend interval longer than the wait: no probe queues behind the

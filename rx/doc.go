@@ -89,7 +89,7 @@
 //     whose cookie is right, at most MaxPayload/16 lookups a datagram,
 //     and answers nothing.
 //   - A client has at most ClientConfig.MaxCalls calls on the wire
-//     (default 256); more wait in Call for one to end, as streams wait
+//     (default 64); more wait in Call for one to end, as streams wait
 //     beyond HTTP/2's MAX_CONCURRENT_STREAMS.
 //   - A call that cannot complete by its deadline fails with ErrTimeout,
 //     saying how far it got; the client frees its memory and tells the

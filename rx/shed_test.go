@@ -100,7 +100,7 @@ func TestClientTimerBudget(t *testing.T) {
 	}
 	defer dead.Close()
 	const r = time.Minute // the client's own timer stays out of the way
-	c, err := DialConfig(dead.LocalAddr().String(), ClientConfig{ResendInterval: r, Timeout: 24 * time.Hour})
+	c, err := DialConfig(dead.LocalAddr().String(), ClientConfig{ResendInterval: r, Timeout: 24 * time.Hour, MaxCalls: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

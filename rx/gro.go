@@ -60,6 +60,14 @@ func newGROThread(s *Server, core, sock int, c *net.UDPConn) (*groThread, error)
 // the open batch at the end of the burst.
 func (g *groThread) run() {
 	for {
+		if h := g.s.hold.Load(); h != nil {
+			g.s.held.Add(1)
+			select {
+			case <-*h:
+			case <-g.s.stopGRO:
+			}
+			g.s.held.Add(-1)
+		}
 		k := g.refill()
 		if k == 0 {
 			return

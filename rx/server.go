@@ -92,10 +92,11 @@ type Server struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	// gate, when set before start, holds the started GRO and SoftIRQ
-	// threads until it is closed: a benchmark times a drain from running
-	// threads, not from their creation and pinning.
-	gate chan struct{}
+	// hold, when set, stops the GRO threads before their next read until
+	// it is closed, and held counts the threads it stopped: a benchmark
+	// fills the sockets of a running server, then times the drain.
+	hold atomic.Pointer[chan struct{}]
+	held atomic.Int32
 	// roleCPU is the CPU time the exited threads of each role used (GRO,
 	// SoftIRQ, application; ns, from the threads' own clocks): what a
 	// benchmark compares with its drain time to tell work from waiting.
@@ -299,9 +300,6 @@ func (s *Server) roleGoroutine(role string, core int, wg, started *sync.WaitGrou
 		}
 		if started != nil {
 			started.Done()
-			if s.gate != nil {
-				<-s.gate
-			}
 		}
 		t0 := threadCPU()
 		body()

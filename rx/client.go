@@ -185,6 +185,13 @@ func (cl *clientCall) ctlHeader(c *Client, t wire.Type, f wire.Flags, msgLen uin
 // backoff starts over.
 func (cl *clientCall) heard(now int64) { cl.heardNs, cl.pokes, cl.pokeNs = now, 0, now }
 
+// backOff doubles the wait before the timer's next packet about cl: a
+// resend interval, 2×, 4×, … up to 2^maxBackoff intervals.
+func (cl *clientCall) backOff(now, resend int64) {
+	cl.pokes = min(cl.pokes+1, maxBackoff)
+	cl.pokeNs = now + resend<<cl.pokes
+}
+
 type callResult struct {
 	resp []byte
 	err  error

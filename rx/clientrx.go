@@ -93,8 +93,7 @@ func (c *Client) packet(b []byte, now int64, tx *txScratch) {
 			cl.shed = true
 			cl.sheds++
 			cl.heardNs = now
-			cl.pokes = min(cl.pokes+1, maxBackoff)
-			cl.pokeNs = now + int64(c.tp.resend)<<cl.pokes
+			cl.backOff(now, int64(c.tp.resend))
 		}
 		sh.mu.Unlock()
 		return
@@ -305,10 +304,7 @@ func (c *Client) tickPart(now int64, tx *txScratch, first, step int) {
 				continue
 			}
 			budget--
-			// Back off while the server stays silent: resend, 2×, 4×, …
-			// up to 2^maxBackoff resend intervals between two packets.
-			cl.pokes = min(cl.pokes+1, maxBackoff)
-			cl.pokeNs = now + resend<<cl.pokes
+			cl.backOff(now, resend) // while the server stays silent
 			ps := c.sender0(tx)
 			if cl.shed { // refused at the door: try again, backing off
 				c.restartLocked(cl, ps, tx)

@@ -203,19 +203,25 @@ func (s *Server) dataLocked(sh *msgShard, core int, key *msgKey, p *pkt, sock in
 }
 
 // shed turns a new request away at the door: dropped and counted, and its
-// first packet answered with a BUSY marked FlagShed, so that the client fails the call at once instead of
-// probing a server that has no trace of it and sending the request again
-// (which, from every waiting call, is what turns overload into collapse).
-// One header answers a packet of at least a header, to its source only,
-// and no state is kept.
+// first packet answered with a BUSY marked FlagShed, so that the client
+// sends it again after a backoff instead of probing a server that has no
+// trace of it (which, from every waiting call, is what turns overload
+// into collapse). One header answers a packet of at least a header, to
+// its source only, and no state is kept.
 func (s *Server) shed(key *msgKey, h *wire.Header, sock int, tx *txScratch) {
 	s.drop(DropShed)
-	if h.Offset != 0 {
-		return
+	if h.Offset == 0 {
+		s.answerStateless(key, wire.TypeBusy, wire.FlagShed, h.MsgLen, sock, tx)
 	}
-	out := wire.Header{Type: wire.TypeBusy, Flags: wire.FlagShed, Sender: key.sender, MsgID: key.id, MsgLen: h.MsgLen, Cookie: s.cookies.of(key)}
-	if s.sender(sock, tx, nil).ctlKey(key.from, out, ctlFaultKey(key.id, s.tc.stateless.Add(1), wire.TypeBusy)) == nil {
-		s.tc.ctlOut[wire.TypeBusy].Add(1)
+}
+
+// answerStateless sends the client of key a control packet of type t about
+// an RPC the server holds no state for (none to charge: the caller answers
+// one header with one), stamped with the RPC's cookie and counted.
+func (s *Server) answerStateless(key *msgKey, t wire.Type, f wire.Flags, msgLen uint32, sock int, tx *txScratch) {
+	out := wire.Header{Type: t, Flags: f, Sender: key.sender, MsgID: key.id, MsgLen: msgLen, Cookie: s.cookies.of(key)}
+	if s.sender(sock, tx, nil).ctlKey(key.from, out, ctlFaultKey(key.id, s.tc.stateless.Add(1), t)) == nil {
+		s.tc.ctlOut[t].Add(1)
 	}
 }
 
@@ -335,11 +341,7 @@ func (s *Server) onResend(sh *msgShard, key *msgKey, h *wire.Header, sock int, n
 		if sh.done.has(key) {
 			t = wire.TypeAck // it ended here: nothing more will come
 		}
-		ps := s.sender(sock, tx, nil)
-		out := wire.Header{Type: t, Sender: key.sender, MsgID: key.id, MsgLen: h.MsgLen, Cookie: s.cookies.of(key)}
-		if ps.ctlKey(key.from, out, ctlFaultKey(key.id, s.tc.stateless.Add(1), t)) == nil {
-			s.tc.ctlOut[t].Add(1)
-		}
+		s.answerStateless(key, t, 0, h.MsgLen, sock, tx)
 		return
 	}
 	r.rxBytes += wire.HeaderLen

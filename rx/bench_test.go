@@ -61,7 +61,7 @@ func BenchmarkPipeline(b *testing.B) {
 			for range b.N {
 				p, n, by := rig.drain(b)
 				pipeNs, pipePkts, pipeBytes = pipeNs+p, pipePkts+n, pipeBytes+by
-				p, n, by, c := baselineRound(b, sc.size)
+				p, n, by, c := baselineRound(b, sc.size, rig.senderCPU())
 				baseNs, basePkts, baseBytes, baseCPU = baseNs+p, basePkts+n, baseBytes+by, baseCPU+c
 			}
 			rig.close(b, g2s, s2a, &roleCPU)
@@ -98,7 +98,7 @@ func roundPackets(granted int) int { return min(4000, granted/3000) }
 // the server's ACKs reach a socket, as they would reach a live client,
 // rather than a closed port whose ICMP errors the kernel would charge to
 // the server's sends).
-func sendRound(b *testing.B, addr string, size, packets int, sender uint64) (msgs, pkts int, closeFn func()) {
+func sendRound(b *testing.B, addr string, size, packets int, sender uint64, cpu int) (msgs, pkts int, closeFn func()) {
 	per := (size + MaxPayload - 1) / MaxPayload
 	total := max(packets/per, 1)
 	var conns []*net.UDPConn
@@ -112,8 +112,23 @@ func sendRound(b *testing.B, addr string, size, packets int, sender uint64) (msg
 		conns = append(conns, c)
 	}
 	msg := make([]byte, size)
-	for i := range total {
-		blast(b, conns[i%benchClients], sender, 1<<40+uint64(i), msg)
+	errc := make(chan error, 1)
+	go func() { // a thread of its own: pinned, it exits with the goroutine
+		if cpu >= 0 {
+			if err := pinThread(cpu); err != nil {
+				b.Logf("senders unpinned: %v", err)
+			}
+		}
+		for i := range total {
+			if err := sendBlind(conns[i%benchClients], sender, 1<<40+uint64(i), msg); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	if err := <-errc; err != nil {
+		b.Fatal(err)
 	}
 	return total, total * per, func() {
 		for _, c := range conns {
@@ -184,7 +199,7 @@ func (r *pipeRig) drain(b *testing.B) (ns, pkts, bytes int64) {
 	r.want.Store(1 << 62)
 	done := make(chan struct{})
 	r.done.Store(&done)
-	msgs, sent, closeClients := sendRound(b, s.addr.String(), r.size, roundPackets(granted)/len(s.gros), r.round)
+	msgs, sent, closeClients := sendRound(b, s.addr.String(), r.size, roundPackets(granted)/len(s.gros), r.round, r.senderCPU())
 	defer closeClients()
 	r.want.Store(int64(msgs))
 	runtime.GC() // the round's set-up, not its drain, pays for its garbage
@@ -205,6 +220,20 @@ func (r *pipeRig) drain(b *testing.B) (ns, pkts, bytes int64) {
 	}
 	per := int64(sent / msgs)
 	return r.last.Load() - t0, n * per, n * int64(r.size)
+}
+
+// senderCPU is the CPU a round is sent from: that of the one GRO thread,
+// so that the datagrams' buffers are allocated on the CPU that reads them,
+// as a NIC's are on the core its interrupt and NAPI poll run on (on
+// loopback the sender's CPU allocates them; a reader on another CPU frees
+// each through the first CPU, by interrupt). −1 with several GRO
+// threads, whose share of the flows the rig does not know: the sender
+// runs where the scheduler puts it, and the baseline too.
+func (r *pipeRig) senderCPU() int {
+	if len(r.s.gros) != 1 || !r.s.Pinned() {
+		return -1
+	}
+	return r.s.CPU(r.s.gros[0].core)
 }
 
 // pokeUntilHeld sends each GRO thread a datagram it drops (from new ports,
@@ -250,8 +279,11 @@ func (r *pipeRig) close(b *testing.B, g2s, s2a *hdr.Histogram, roleCPU *[3]int64
 
 // baselineRound queues the same traffic on one plain socket and drains it
 // with one thread: recvmmsg bursts and a decode of each packet. cpu is the
-// thread's CPU time over the drain (0: the platform cannot tell).
-func baselineRound(b *testing.B, size int) (ns, pkts, bytes, cpu int64) {
+// thread's CPU time over the drain (0: the platform cannot tell). With
+// cpu ≥ 0 as pin, the senders and the draining thread run on that CPU, as
+// the pipeline's round is sent from its GRO thread's CPU (see
+// pipeRig.senderCPU).
+func baselineRound(b *testing.B, size, pin int) (ns, pkts, bytes, cpu int64) {
 	b.StopTimer()
 	conn, err := listenUDP("127.0.0.1:0", false)
 	if err != nil {
@@ -259,32 +291,61 @@ func baselineRound(b *testing.B, size int) (ns, pkts, bytes, cpu int64) {
 	}
 	defer conn.Close()
 	granted, _ := setSocketBuffers(conn, benchSocketBuffer)
-	_, sent, closeClients := sendRound(b, conn.LocalAddr().String(), size, roundPackets(granted), 1)
+	_, sent, closeClients := sendRound(b, conn.LocalAddr().String(), size, roundPackets(granted), 1, pin)
 	defer closeClients()
 	rd, err := newBatchReader(conn, DefaultReadBurst)
 	if err != nil {
 		b.Fatal(err)
 	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	runtime.GC() // as the pipeline's round does
+	type result struct {
+		ns, pkts, bytes, cpu int64
+		err                  error
+	}
+	done := make(chan result, 1)
+	b.StartTimer()
+	go func() { // one thread, whose clock tells the loop's CPU time
+		var r result
+		if pin >= 0 {
+			if err := pinThread(pin); err != nil {
+				b.Logf("baseline unpinned: %v", err)
+			}
+		} else {
+			runtime.LockOSThread() // exits locked: the thread is retired
+		}
+		r.ns, r.pkts, r.bytes, r.cpu, r.err = drainBaseline(rd, int64(sent))
+		done <- r
+	}()
+	r := <-done
+	b.StopTimer()
+	if r.err != nil {
+		b.Fatal(r.err)
+	}
+	if r.pkts < int64(sent) {
+		b.Logf("baseline: %d of %d packets arrived", r.pkts, sent)
+	}
+	return r.ns, r.pkts, r.bytes, r.cpu
+}
+
+// drainBaseline reads want packets from rd (or until its deadline) and
+// returns the time it took, the packets and payload bytes, and the calling
+// thread's CPU time.
+func drainBaseline(rd *batchReader, want int64) (ns, pkts, bytes, cpu int64, err error) {
 	slots := make([]*pktBuf, DefaultReadBurst)
 	for i := range slots {
 		slots[i] = new(pktBuf)
 	}
 	meta := make([]rxMeta, DefaultReadBurst)
-	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	runtime.GC()           // as the pipeline's round does
-	runtime.LockOSThread() // one thread, whose clock tells the loop's CPU time
-	defer runtime.UnlockOSThread()
 	c0 := threadCPU()
-	b.StartTimer()
 	t0 := time.Now()
-	for pkts < int64(sent) {
+	for pkts < want {
 		n, err := rd.read(slots, meta)
 		if err != nil {
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				b.Logf("baseline: %d of %d packets arrived", pkts, sent)
 				break
 			}
-			b.Fatal(err)
+			return 0, 0, 0, 0, err
 		}
 		for i := range n {
 			if _, p, err := wire.Decode(slots[i].b[:meta[i].n]); err == nil {
@@ -294,11 +355,10 @@ func baselineRound(b *testing.B, size int) (ns, pkts, bytes, cpu int64) {
 		}
 	}
 	ns = int64(time.Since(t0))
-	b.StopTimer()
 	if c1 := threadCPU(); c0 >= 0 && c1 >= c0 {
 		cpu = c1 - c0
 	}
-	return ns, pkts, bytes, cpu
+	return ns, pkts, bytes, cpu, nil
 }
 
 // BenchmarkHandoff measures closed-loop echo calls (one outstanding) and

@@ -178,16 +178,24 @@ func call(t *testing.T, c *Client, req []byte) {
 // ignored.
 func blast(t testing.TB, conn *net.UDPConn, sender, id uint64, msg []byte) {
 	t.Helper()
+	if err := sendBlind(conn, sender, id, msg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sendBlind is blast's work, for goroutines that may not call t.Fatal.
+func sendBlind(conn *net.UDPConn, sender, id uint64, msg []byte) error {
 	var buf [MaxDatagram]byte
 	h := wire.Header{Type: wire.TypeData, Sender: sender, MsgID: id, MsgLen: uint32(len(msg)), GrantOffset: uint32(len(msg))}
 	for off := 0; off < len(msg); off += MaxPayload {
 		h.Offset = uint32(off)
 		n, err := wire.Encode(buf[:], h, msg[off:min(off+MaxPayload, len(msg))])
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		if _, err := conn.Write(buf[:n]); err != nil {
-			t.Fatal(err)
+			return err
 		}
 	}
+	return nil
 }

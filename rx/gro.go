@@ -154,7 +154,7 @@ func (g *groThread) burst(n int, now int64) {
 			continue
 		}
 		if g.open == nil {
-			g.open = getBatch()
+			g.open = g.bufs.batch(g)
 		}
 		g.open.pkts[g.open.n] = p
 		g.open.n++

@@ -23,32 +23,21 @@ type pkt struct {
 	from    netip.AddrPort
 }
 
-// batch is a GRO batch on its way to a SoftIRQ core.
+// batch is a GRO batch on its way to a SoftIRQ core. Each GRO thread owns
+// its batches as it owns its buffers (see bufStack): a pooled batch would
+// be dropped by every garbage collection and allocated again, 4 KB each.
 type batch struct {
 	n         int
-	gro       int   // GRO core that collected it
-	sock      int   // socket it was read from
-	handoffNs int64 // when the GRO thread queued it
+	owner     *groThread // the GRO thread that collected it, whose buffers it holds
+	gro       int        // GRO core that collected it
+	sock      int        // socket it was read from
+	handoffNs int64      // when the GRO thread queued it
 	pkts      [MaxGROLimit]pkt
 }
 
-var batchPool = sync.Pool{New: func() any { return new(batch) }}
-
-func getBatch() *batch { return batchPool.Get().(*batch) }
-
-// putBatch returns b's buffers to their GRO threads, clears its pointers
-// and pools it.
-func putBatch(b *batch) {
-	for i := range b.pkts[:b.n] {
-		p := &b.pkts[i]
-		if p.buf != nil {
-			p.buf.owner.bufs.push(p.buf)
-		}
-		*p = pkt{}
-	}
-	b.n = 0
-	batchPool.Put(b)
-}
+// putBatch gives b and its buffers back to the GRO thread that collected
+// it.
+func putBatch(b *batch) { b.owner.bufs.give(b) }
 
 // Message buffers come from pools by power-of-two size class, so a
 // message's bytes are reused once the application releases it. The bound on

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -59,7 +60,8 @@ type attacker struct {
 	buf      [MaxDatagram]byte
 }
 
-func newAttacker(t *testing.T, s *Server) *attacker {
+// newAttacker attacks s: a Server, or a BareEcho.
+func newAttacker(t *testing.T, s interface{ Addr() netip.AddrPort }) *attacker {
 	t.Helper()
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
 	if err != nil {

@@ -41,6 +41,7 @@ type serveFlags struct {
 	resend                 time.Duration
 	metrics                string
 	faults                 faultFlags
+	bare                   bool
 }
 
 // faultFlags are the fault injection flags of serve, load and bench.
@@ -111,10 +112,19 @@ reason, RPCs and bytes in flight.
 
 Logical cores are mapped onto this host's CPUs round-robin, so a 4- or
 20-core layout runs on a 2-CPU box. gen3 takes its groups from
---gen3-groups, else deals --softirq-cores out over --gro-cores.`,
+--gen3-groups, else deals --softirq-cores out over --gro-cores.
+
+--bare runs the floor instead: one thread that reads bursts with recvmmsg
+and answers each request of one packet with one packet, through sendmmsg,
+with no transport, policy or cores. The CPU line it prints at the end,
+beside serve's under the same load (load --workload fixed:100, with
+--base-rtt and --link-gbps so that it makes no calibration calls of many
+packets), tells what the pipeline costs per request beyond the host's UDP
+path.`,
 		Example: `  homalb serve --addr 127.0.0.1:4000 --policy gen3 --gro-cores 0 --softirq-cores 1 --app-cores 1 --threads 2
   homalb serve --policy gen2 --gro-cores 0,1 --app-cores 0,1 --duration 30s
-  homalb serve --metrics 127.0.0.1:9100 --loss 0.01`,
+  homalb serve --metrics 127.0.0.1:9100 --loss 0.01
+  homalb serve --bare --addr 127.0.0.1:4000 --duration 10s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd, &f)
@@ -133,6 +143,7 @@ Logical cores are mapped onto this host's CPUs round-robin, so a 4- or
 	fl.DurationVar(&f.duration, "duration", 0, "stop after this long (0: at SIGINT or SIGTERM)")
 	fl.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics over HTTP on `ADDR` (IP:PORT), at /metrics")
 	f.faults.register(fl, "the server")
+	fl.BoolVar(&f.bare, "bare", false, "run the echo path's floor instead of the pipeline: one thread, recvmmsg and sendmmsg, answering requests of one packet (takes only --addr and --duration)")
 	return cmd
 }
 
@@ -205,6 +216,9 @@ func (f *serveFlags) config(logf func(string, ...any)) (rx.Config, error) {
 }
 
 func runServe(cmd *cobra.Command, f *serveFlags) error {
+	if f.bare {
+		return runBare(cmd, f)
+	}
 	out := cmd.OutOrStdout()
 	errw := &lockedWriter{w: cmd.ErrOrStderr()}
 	logf := func(format string, args ...any) {
@@ -250,29 +264,17 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(rx.Echo) }()
 
-	var stop <-chan time.Time
-	if f.duration > 0 {
-		stop = time.After(f.duration)
-	}
-wait:
-	for {
-		select {
-		case sig := <-sigs:
-			if sig == syscall.SIGUSR1 {
-				st := s.Stats()
-				if err := st.WriteText(out); err != nil {
-					return fmt.Errorf("serve: print telemetry: %w", err)
-				}
-				fmt.Fprintln(out, cpuLine(st.Messages))
-				continue
-			}
-			break wait
-		case <-stop:
-			break wait
-		case err := <-served: // Serve only returns early on a bug; say so
-			_ = s.Close()
-			return fmt.Errorf("serve: application threads stopped: %w", err)
+	err = untilStopped(sigs, f.duration, served, func() error {
+		st := s.Stats()
+		if err := st.WriteText(out); err != nil {
+			return fmt.Errorf("serve: print telemetry: %w", err)
 		}
+		fmt.Fprintln(out, cpuLine(st.Messages))
+		return nil
+	})
+	if err != nil {
+		_ = s.Close()
+		return err
 	}
 	if metrics != nil {
 		_ = metrics.Close()
@@ -288,6 +290,31 @@ wait:
 		return fmt.Errorf("serve: %w", closeErr)
 	}
 	return nil
+}
+
+// untilStopped waits for SIGINT or SIGTERM, the end of duration (> 0), or
+// an early end of the server's threads (an error on failed; they only end
+// early on a bug, so say so), and runs usr1 at each SIGUSR1.
+func untilStopped(sigs <-chan os.Signal, duration time.Duration, failed <-chan error, usr1 func() error) error {
+	var stop <-chan time.Time
+	if duration > 0 {
+		stop = time.After(duration)
+	}
+	for {
+		select {
+		case sig := <-sigs:
+			if sig != syscall.SIGUSR1 {
+				return nil
+			}
+			if err := usr1(); err != nil {
+				return err
+			}
+		case <-stop:
+			return nil
+		case err := <-failed:
+			return fmt.Errorf("serve: application threads stopped: %w", err)
+		}
+	}
 }
 
 // cpuLine reports the process's CPU time so far (user and system, every

@@ -38,6 +38,9 @@ func TestServeBadFlags(t *testing.T) {
 		{"serve", "--gro-cores", "0,0"},
 		{"serve", "--duration", "-1s"},
 		{"serve", "extra"},
+		{"serve", "--bare", "--policy", "gen2"}, // the floor has no pipeline to lay out
+		{"serve", "--bare", "--addr", "localhost"},
+		{"serve", "--bare", "--duration", "-1s"},
 	} {
 		if code := run(args); code != 2 {
 			t.Errorf("homalb %s: exit %d, want 2", strings.Join(args, " "), code)
@@ -134,6 +137,38 @@ func TestServeEcho(t *testing.T) {
 	}
 	if n := runtime.NumGoroutine(); n > before {
 		t.Errorf("%d goroutines after serve exited, %d before", n, before)
+	}
+}
+
+// TestServeBare: serve --bare answers calls of one packet from its one
+// thread, prints its counts and CPU line on SIGUSR1 and at exit, and stops
+// on SIGINT.
+func TestServeBare(t *testing.T) {
+	_, c, out, done := startServe(t, "--bare")
+	defer c.Close()
+	for i := range 50 {
+		if !tryCall(c, bytes.Repeat([]byte{byte(i)}, 100)) {
+			t.Fatalf("call %d failed", i)
+		}
+	}
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(out.String(), "requests answered") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	interruptServe(t, done)
+	o := out.String()
+	counts := regexp.MustCompile(`(?m)^bare echo: ([0-9]+) requests answered, [0-9]+ datagrams ignored$`).FindAllStringSubmatch(o, -1)
+	if len(counts) != 2 {
+		t.Fatalf("%d count lines, want 2 (SIGUSR1, exit):\n%s", len(counts), o)
+	}
+	if n, _ := strconv.Atoi(counts[1][1]); n < 51 { // the start-up ping and 50 calls
+		t.Errorf("answered %d requests, want at least 51", n)
+	}
+	if n := regexp.MustCompile(`(?m)^cpu: [0-9.]+ s user\+system, [0-9.]+ µs per message$`).FindAllStringIndex(o, -1); len(n) != 2 {
+		t.Errorf("%d CPU lines, want 2:\n%s", len(n), o)
 	}
 }
 

@@ -3,9 +3,9 @@ package rx
 import "sync"
 
 // bufStack is a GRO thread's idle receive buffers and batches, the last
-// freed first out: a buffer a batch just gave back is likely still in the caches, where
-// the next read's copy finds it, while a queue would cycle every buffer
-// through memory (2,048 buffers of 2 KB are 4 MB). SoftIRQ threads give
+// freed first out: a buffer a batch just gave back is likely still in the
+// caches, where the next read's copy finds it, while a queue would cycle
+// every buffer through memory (2,048 buffers of 2 KB are 4 MB). SoftIRQ threads give
 // back a batch with its buffers under one lock; only the owning GRO thread
 // fills its slots and takes batches.
 type bufStack struct {

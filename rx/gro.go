@@ -51,7 +51,7 @@ func newGROThread(s *Server, core, sock int, c *net.UDPConn) (*groThread, error)
 		cnt:   &s.counters[core],
 	}
 	for range s.l.BuffersPerGRO {
-		g.bufs.push(&pktBuf{owner: g})
+		g.bufs.push(new(pktBuf))
 	}
 	return g, nil
 }
@@ -187,7 +187,6 @@ func (g *groThread) flush(now, softirq int64) (int64, int64) {
 	}
 	g.open = nil
 	s := g.s
-	b.gro, b.sock = g.core, g.sock
 	core := s.bal.SoftIRQCore(g.core, flowHash(s.l.opts.HashSeed, b.pkts[0].from), b.n, now)
 	g.cnt.groBatches.Add(1)
 	if core == g.core {

@@ -12,8 +12,7 @@ import (
 // pktBuf is one receive buffer, owned by the GRO thread that reads into it
 // and lent to a SoftIRQ worker with its batch.
 type pktBuf struct {
-	b     [pktBufSize]byte
-	owner *groThread
+	b [pktBufSize]byte
 }
 
 // pkt is one parsed packet of a GRO batch.
@@ -26,12 +25,10 @@ type pkt struct {
 
 // batch is a GRO batch on its way to a SoftIRQ core. Each GRO thread owns
 // its batches as it owns its buffers (see bufStack): a pooled batch would
-// be dropped by every garbage collection and allocated again, 4 KB each.
+// be dropped by every garbage collection and allocated again, 7 KB each.
 type batch struct {
 	n         int
-	owner     *groThread // the GRO thread that collected it, whose buffers it holds
-	gro       int        // GRO core that collected it
-	sock      int        // socket it was read from
+	owner     *groThread // the GRO thread that collected it (its core, its socket), whose buffers it holds
 	handoffNs int64      // when the GRO thread queued it
 	pkts      [MaxGROLimit]pkt
 }

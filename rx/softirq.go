@@ -37,7 +37,7 @@ var txScratchPool = sync.Pool{New: func() any { return new(txScratch) }}
 func (w *softirqWorker) run() {
 	s := w.s
 	for b := range w.q {
-		t0, _ := s.softirq(w.core, softirqRemote, b, nil, b.sock, &w.tx)
+		t0, _ := s.softirq(w.core, softirqRemote, b, nil, b.owner.sock, &w.tx)
 		s.groHist[w.core].record(t0 - b.handoffNs)
 		putBatch(b)
 	}
@@ -92,7 +92,7 @@ func (s *Server) softirqBatch(core int, b *batch, now int64, tx *txScratch) {
 	for i := range b.pkts[:b.n] {
 		p := &b.pkts[i]
 		if p.hdr.Type != wire.TypeData || p.hdr.Whole() {
-			s.softirqPacket(core, p, b.sock, now, tx)
+			s.softirqPacket(core, p, b.owner.sock, now, tx)
 			done |= 1 << i
 		}
 	}
@@ -104,11 +104,11 @@ func (s *Server) softirqBatch(core int, b *batch, now int64, tx *txScratch) {
 		key := msgKey{from: p.from, sender: p.hdr.Sender, id: p.hdr.MsgID}
 		sh := s.msgs.shard(&key)
 		sh.mu.Lock()
-		r, m := s.dataLocked(sh, core, &key, p, b.sock, now, tx)
+		r, m := s.dataLocked(sh, core, &key, p, b.owner.sock, now, tx)
 		for j := i + 1; j < b.n; j++ {
 			q := &b.pkts[j]
 			if done&(1<<j) == 0 && q.hdr.Sender == key.sender && q.hdr.MsgID == key.id && q.from == key.from {
-				r2, c := s.dataLocked(sh, core, &key, q, b.sock, now, tx)
+				r2, c := s.dataLocked(sh, core, &key, q, b.owner.sock, now, tx)
 				if r2 != nil {
 					r = r2
 				}

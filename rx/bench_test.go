@@ -92,7 +92,8 @@ func BenchmarkPipeline(b *testing.B) {
 func roundPackets(granted int) int { return min(4000, granted/3000) }
 
 // sendRound queues messages of size from benchClients sockets until about
-// packets packets are sent; it returns the messages and packets sent, and
+// packets packets are sent, from a thread pinned to CPU cpu when cpu ≥ 0
+// (see pipeRig.senderCPU); it returns the messages and packets sent, and
 // closes the sockets when the round ends (b.Cleanup of the caller's round
 // is too late: the sockets stay open while the receivers drain, so that
 // the server's ACKs reach a socket, as they would reach a live client,
@@ -280,9 +281,8 @@ func (r *pipeRig) close(b *testing.B, g2s, s2a *hdr.Histogram, roleCPU *[3]int64
 // baselineRound queues the same traffic on one plain socket and drains it
 // with one thread: recvmmsg bursts and a decode of each packet. cpu is the
 // thread's CPU time over the drain (0: the platform cannot tell). With
-// cpu ≥ 0 as pin, the senders and the draining thread run on that CPU, as
-// the pipeline's round is sent from its GRO thread's CPU (see
-// pipeRig.senderCPU).
+// pin ≥ 0, the senders and the draining thread run on CPU pin, as the
+// pipeline's round is sent from its GRO thread's CPU (pipeRig.senderCPU).
 func baselineRound(b *testing.B, size, pin int) (ns, pkts, bytes, cpu int64) {
 	b.StopTimer()
 	conn, err := listenUDP("127.0.0.1:0", false)

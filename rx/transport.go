@@ -137,17 +137,26 @@ func (ps pktSender) segment(to netip.AddrPort, h wire.Header, o *outMsg, off uin
 	seg := o.data[off:min(off+MaxPayload, o.length())]
 	*xmits++
 	if ps.q != nil && ps.x.faults == nil { // faults decide packet by packet
-		k, err := ps.q.queue(ps.x, to, h, seg)
+		return ps.put(to, h, seg, true, 0)
+	}
+	return ps.put(to, h, seg, false, faultKey(h.MsgID, *xmits))
+}
+
+// put sends packet h with payload p: into the batch when queue (it leaves
+// with the batch's sendmmsg), else at once under fault key key.
+func (ps pktSender) put(to netip.AddrPort, h wire.Header, p []byte, queue bool, key uint64) error {
+	if queue {
+		k, err := ps.q.queue(ps.x, to, h, p)
 		if ps.ledger != nil {
 			*ps.ledger += uint64(k)
 		}
 		return err
 	}
-	k, err := wire.Encode(ps.buf[:], h, seg)
+	k, err := wire.Encode(ps.buf[:], h, p)
 	if err != nil {
 		return err
 	}
-	return ps.write(k, to, faultKey(h.MsgID, *xmits))
+	return ps.write(k, to, key)
 }
 
 // sendGranted sends o's bytes from next up to its grant and advances next.
@@ -232,16 +241,5 @@ func (ps pktSender) queues() bool { return ps.lazy && ps.q != nil && ps.x.faults
 
 // ctlKey sends a control packet h under an explicit fault key.
 func (ps pktSender) ctlKey(to netip.AddrPort, h wire.Header, key uint64) error {
-	if ps.queues() {
-		k, err := ps.q.queue(ps.x, to, h, nil)
-		if ps.ledger != nil {
-			*ps.ledger += uint64(k)
-		}
-		return err
-	}
-	k, err := wire.Encode(ps.buf[:], h, nil)
-	if err != nil {
-		return err
-	}
-	return ps.write(k, to, key)
+	return ps.put(to, h, nil, ps.queues(), key)
 }
